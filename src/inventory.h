@@ -1,0 +1,90 @@
+/*-------------------------------------------------------------------------
+ *
+ * inventory.h
+ *		Declarations shared by the inventory extension's source files.
+ *
+ * The extension keeps a supplier's stock of record in SQL tables and changes
+ * it only through the functions declared here, each of which runs its
+ * statements through plans prepared once per backend.  A stock change made by
+ * one of these functions tells the ledger trigger what kind of change it is
+ * through inv_current_change; a change made by plain SQL arrives with no
+ * such context and is recorded as a direct one.
+ *
+ * Copyright (c) 2026, the inventory authors
+ *
+ * IDENTIFICATION
+ *		src/inventory.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef INVENTORY_H
+#define INVENTORY_H
+
+#include "executor/spi.h"
+
+/*
+ * SQLSTATEs of the class "IV", one per failure a caller may want to tell
+ * apart.  The class lies in the range the SQL standard leaves to
+ * implementations, so it cannot collide with PostgreSQL's own codes.
+ */
+#define ERRCODE_INV_UNKNOWN_PRODUCT			MAKE_SQLSTATE('I','V','0','0','1')
+#define ERRCODE_INV_INSUFFICIENT_STOCK		MAKE_SQLSTATE('I','V','0','0','2')
+#define ERRCODE_INV_INVALID_QUANTITY		MAKE_SQLSTATE('I','V','0','0','3')
+#define ERRCODE_INV_UNKNOWN_RESERVATION		MAKE_SQLSTATE('I','V','0','0','4')
+#define ERRCODE_INV_RESERVATION_FINISHED	MAKE_SQLSTATE('I','V','0','0','5')
+#define ERRCODE_INV_STALE_STOCK_LEVEL		MAKE_SQLSTATE('I','V','0','0','6')
+#define ERRCODE_INV_BELOW_RESERVED			MAKE_SQLSTATE('I','V','0','0','7')
+#define ERRCODE_INV_ORDER_LINE_CONFLICT		MAKE_SQLSTATE('I','V','0','0','8')
+#define ERRCODE_INV_NOT_CONFIGURED			MAKE_SQLSTATE('I','V','0','0','9')
+#define ERRCODE_INV_ALREADY_CONFIGURED		MAKE_SQLSTATE('I','V','0','1','0')
+
+/*
+ * A statement prepared on first use and kept for the life of the backend.
+ * Declare one as a static variable next to the code that runs it.
+ */
+typedef struct InvPlan
+{
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[16];
+	SPIPlanPtr	plan;
+} InvPlan;
+
+/*
+ * What a stock change is, as the ledger will record it.  kind is one of the
+ * values the ledger's CHECK constraint allows; the other fields may be NULL
+ * or zero.
+ */
+typedef struct InvChange
+{
+	const char *kind;
+	const char *reason;
+	const char *order_ref;
+	int64		reservation_id;
+} InvChange;
+
+/* GUC variables (inventory.c) */
+extern int	inv_reservation_timeout;
+extern char *inv_actor;
+extern char *inv_reason;
+
+/* inventory.c */
+extern int64 inv_get_supplier_id(void);
+
+/* spi_util.c */
+extern SPIPlanPtr inv_plan_get(InvPlan *plan);
+extern int	inv_plan_run(InvPlan *plan, Datum *values, const char *nulls,
+						 bool read_only, long count);
+extern int	inv_plan_run_change(InvPlan *plan, Datum *values,
+								const char *nulls, const InvChange *change);
+extern const InvChange *inv_current_change(void);
+extern int64 inv_spi_int64(int row, int col, bool *isnull);
+extern char *inv_spi_text(int row, int col);
+
+/* catalog.c */
+extern int64 inv_resolve_product(int64 supplier_id, FunctionCallInfo fcinfo,
+								 int argno);
+extern int64 inv_product_by_id(int64 supplier_id, int64 product_id);
+extern int64 inv_product_by_sku(int64 supplier_id, const char *sku);
+
+#endif							/* INVENTORY_H */

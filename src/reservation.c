@@ -1,0 +1,859 @@
+/*-------------------------------------------------------------------------
+ *
+ * reservation.c
+ *		The order lifecycle: reserve, confirm, release, dispatch, expire.
+ *
+ * A reservation is one order line: an order reference, a product and a
+ * quantity held out of the product's available stock.  It is created in
+ * state "reserved" and ends confirmed (then dispatched), released or
+ * expired:
+ *
+ *	reserve:  reserved += q                        (needs available >= q)
+ *	confirm:  stock_level -= q, reserved -= q, committed += q
+ *	release:  reserved -= q
+ *	expire:   reserved -= q, once the reservation is past its expiry time
+ *	dispatch: committed -= q
+ *
+ * A made-to-order product has no stock of its own: reserving it needs no
+ * available stock and confirming it leaves the stock level alone.
+ *
+ * Never overselling rests on one statement: the conditional UPDATE that adds
+ * to "reserved" only where enough is available.  Two orders racing for the
+ * last unit queue on the stock row's lock, and the second re-evaluates the
+ * condition on the row the first one left.
+ *
+ * Locking order.  Every function here locks, product by product in
+ * ascending product id, first the reservation row and then the stock row.
+ * Two calls that follow this order cannot deadlock, which is why a
+ * multi-line order sorts its lines before it touches anything.
+ *
+ * Idempotency.  The reservation table's unique key on (supplier, order
+ * reference, product) makes a retried reserve find the first one's row
+ * instead of holding stock twice; a retried confirm, release or dispatch
+ * finds the state it would have produced and changes nothing.
+ *
+ * Copyright (c) 2026, the inventory authors
+ *
+ * IDENTIFICATION
+ *		src/reservation.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "common/int.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/tuplestore.h"
+
+#include "inventory.h"
+
+/* What a caller asks of a reservation */
+typedef enum InvAction
+{
+	INV_CONFIRM,
+	INV_RELEASE,
+	INV_DISPATCH,
+	INV_EXPIRE
+} InvAction;
+
+/* One line of an order, after its product has been resolved */
+typedef struct InvOrderLine
+{
+	int64		product_id;
+	int64		quantity;
+} InvOrderLine;
+
+PG_FUNCTION_INFO_V1(inv_reserve);
+PG_FUNCTION_INFO_V1(inv_reserve_order);
+PG_FUNCTION_INFO_V1(inv_confirm);
+PG_FUNCTION_INFO_V1(inv_release);
+PG_FUNCTION_INFO_V1(inv_dispatch);
+PG_FUNCTION_INFO_V1(inv_confirm_order);
+PG_FUNCTION_INFO_V1(inv_release_order);
+PG_FUNCTION_INFO_V1(inv_dispatch_order);
+PG_FUNCTION_INFO_V1(inv_expire);
+
+/*
+ * inv_check_order_ref
+ *		Return the order reference argument as a C string, refusing a null
+ *		or empty one.
+ */
+static char *
+inv_check_order_ref(FunctionCallInfo fcinfo, int argno)
+{
+	char	   *order_ref;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("order reference must not be null")));
+	order_ref = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	if (order_ref[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("order reference must not be empty")));
+	return order_ref;
+}
+
+/*
+ * inv_check_quantity
+ *		Refuse a quantity that cannot be reserved.
+ */
+static void
+inv_check_quantity(int64 quantity)
+{
+	if (quantity <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INV_INVALID_QUANTITY),
+				 errmsg("quantity to reserve must be positive"),
+				 errdetail("The quantity given was " INT64_FORMAT ".", quantity)));
+}
+
+/*
+ * inv_report_shortage
+ *		Raise IV002 for a product whose available stock does not cover the
+ *		quantity asked for, with the numbers as they are now.
+ */
+static void
+inv_report_shortage(int64 supplier_id, int64 product_id, int64 quantity)
+{
+	static InvPlan read_slot = {
+		"SELECT stock_level, reserved, available FROM inventory.stock_slot "
+		"WHERE supplier_id = $1 AND product_id = $2 AND slot = 0",
+		2, {INT8OID, INT8OID}, NULL
+	};
+	Datum		args[2];
+	bool		isnull;
+
+	args[0] = Int64GetDatum(supplier_id);
+	args[1] = Int64GetDatum(product_id);
+	inv_plan_run(&read_slot, args, NULL, true, 1);
+	if (SPI_processed != 1)
+		elog(ERROR, "product " INT64_FORMAT " has no stock slot", product_id);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_INV_INSUFFICIENT_STOCK),
+			 errmsg("insufficient stock for product " INT64_FORMAT, product_id),
+			 errdetail("Requested " INT64_FORMAT ", available " INT64_FORMAT " (stock level " INT64_FORMAT ", reserved " INT64_FORMAT ").",
+					   quantity, inv_spi_int64(0, 3, &isnull),
+					   inv_spi_int64(0, 1, &isnull),
+					   inv_spi_int64(0, 2, &isnull)),
+			 errhint("Reserve a smaller quantity, or wait until stock is added.")));
+}
+
+/*
+ * inv_reserve_line
+ *		Reserve quantity units of a product for an order line, or find the
+ *		reservation an earlier call made for the same line.
+ *
+ * Returns the reservation row, allocated in the current SPI context; the
+ * row's descriptor is stored in *tupdesc.  The caller must be connected to
+ * SPI and must have checked the arguments.
+ */
+static HeapTuple
+inv_reserve_line(int64 supplier_id, const char *order_ref, int64 product_id,
+				 int64 quantity, const char *retailer_id, TupleDesc *tupdesc)
+{
+	static InvPlan insert_reservation = {
+		"INSERT INTO inventory.reservation (supplier_id, order_ref, "
+		"product_id, slot, retailer_id, quantity, expires_at) "
+		"VALUES ($1, $2, $3, 0, $4, $5, "
+		"pg_catalog.now() + pg_catalog.make_interval(secs => $6)) "
+		"ON CONFLICT (supplier_id, order_ref, product_id) DO NOTHING "
+		"RETURNING *",
+		6, {INT8OID, TEXTOID, INT8OID, TEXTOID, INT8OID, FLOAT8OID}, NULL
+	};
+	static InvPlan find_reservation = {
+		"SELECT * FROM inventory.reservation "
+		"WHERE supplier_id = $1 AND order_ref = $2 AND product_id = $3",
+		3, {INT8OID, TEXTOID, INT8OID}, NULL
+	};
+	static InvPlan take_stock = {
+		"UPDATE inventory.stock_slot SET reserved = reserved + $4 "
+		"WHERE supplier_id = $1 AND product_id = $2 AND slot = $3 "
+		"AND (made_to_order OR available >= $4)",
+		4, {INT8OID, INT8OID, INT2OID, INT8OID}, NULL
+	};
+	Datum		args[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	HeapTuple	reservation;
+	InvChange	change = {0};
+	bool		isnull;
+
+	/*
+	 * Claim the order line first.  If the same line is being reserved by
+	 * another transaction, the unique index makes us wait for its outcome.
+	 */
+	args[0] = Int64GetDatum(supplier_id);
+	args[1] = CStringGetTextDatum(order_ref);
+	args[2] = Int64GetDatum(product_id);
+	args[3] = retailer_id ? CStringGetTextDatum(retailer_id) : (Datum) 0;
+	nulls[3] = retailer_id ? ' ' : 'n';
+	args[4] = Int64GetDatum(quantity);
+	args[5] = Float8GetDatum((double) inv_reservation_timeout);
+	inv_plan_run(&insert_reservation, args, nulls, false, 0);
+
+	if (SPI_processed == 0)
+	{
+		int64		held;
+		char	   *held_retailer;
+
+		/* A retry: hand back what the first call made, if it matches */
+		inv_plan_run(&find_reservation, args, NULL, true, 1);
+		if (SPI_processed != 1)
+			elog(ERROR, "order line \"%s\" vanished after a conflict", order_ref);
+		reservation = SPI_tuptable->vals[0];
+		*tupdesc = SPI_tuptable->tupdesc;
+		held = DatumGetInt64(SPI_getbinval(reservation, *tupdesc,
+										   SPI_fnumber(*tupdesc, "quantity"),
+										   &isnull));
+		held_retailer = SPI_getvalue(reservation, *tupdesc,
+									 SPI_fnumber(*tupdesc, "retailer_id"));
+		if (held != quantity ||
+			(held_retailer == NULL) != (retailer_id == NULL) ||
+			(held_retailer && strcmp(held_retailer, retailer_id) != 0))
+			ereport(ERROR,
+					(errcode(ERRCODE_INV_ORDER_LINE_CONFLICT),
+					 errmsg("order \"%s\" already has a different reservation for product " INT64_FORMAT,
+							order_ref, product_id),
+					 errdetail("The existing reservation holds " INT64_FORMAT " for retailer %s; this call asked for " INT64_FORMAT " for retailer %s.",
+							   held, held_retailer ? held_retailer : "(none)",
+							   quantity, retailer_id ? retailer_id : "(none)"),
+					 errhint("An order line is reserved once; use a new order reference for a different order.")));
+		return reservation;
+	}
+	reservation = SPI_tuptable->vals[0];
+	*tupdesc = SPI_tuptable->tupdesc;
+
+	/* Take the units, if they are there */
+	change.kind = "reserve";
+	change.order_ref = order_ref;
+	change.reservation_id =
+		DatumGetInt64(SPI_getbinval(reservation, *tupdesc,
+									SPI_fnumber(*tupdesc, "reservation_id"),
+									&isnull));
+	args[1] = Int64GetDatum(product_id);
+	args[2] = Int16GetDatum(0);
+	args[3] = Int64GetDatum(quantity);
+	inv_plan_run_change(&take_stock, args, NULL, &change);
+	if (SPI_processed == 0)
+		inv_report_shortage(supplier_id, product_id, quantity);
+
+	return reservation;
+}
+
+/*
+ * inv_reserve(order_ref, product, quantity, retailer_id)
+ *		Reserve stock for one order line; return the reservation row.
+ */
+Datum
+inv_reserve(PG_FUNCTION_ARGS)
+{
+	char	   *order_ref = inv_check_order_ref(fcinfo, 0);
+	char	   *retailer_id = NULL;
+	int64		quantity;
+	int64		supplier_id;
+	int64		product_id;
+	HeapTuple	reservation;
+	TupleDesc	tupdesc;
+	Datum		result;
+
+	/* Check the arguments */
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("product must not be null")));
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_INV_INVALID_QUANTITY),
+				 errmsg("quantity must not be null")));
+	quantity = PG_GETARG_INT64(2);
+	inv_check_quantity(quantity);
+	if (!PG_ARGISNULL(3))
+		retailer_id = text_to_cstring(PG_GETARG_TEXT_PP(3));
+
+	/* Reserve */
+	SPI_connect();
+	supplier_id = inv_get_supplier_id();
+	product_id = inv_resolve_product(supplier_id, fcinfo, 1);
+	reservation = inv_reserve_line(supplier_id, order_ref, product_id,
+								   quantity, retailer_id, &tupdesc);
+	result = PointerGetDatum(SPI_returntuple(reservation, tupdesc));
+	SPI_finish();
+
+	PG_RETURN_DATUM(result);
+}
+
+/*
+ * inv_order_line_cmp
+ *		qsort comparator: order lines by product id.
+ */
+static int
+inv_order_line_cmp(const void *a, const void *b)
+{
+	const InvOrderLine *la = (const InvOrderLine *) a;
+	const InvOrderLine *lb = (const InvOrderLine *) b;
+
+	if (la->product_id < lb->product_id)
+		return -1;
+	return la->product_id > lb->product_id ? 1 : 0;
+}
+
+/*
+ * inv_reserve_order(order_ref, products, quantities, retailer_id)
+ *		Reserve every line of an order, or none; return the reservations.
+ *
+ * products is an array of product ids or of SKUs.  Lines naming the same
+ * product are summed into one reservation before anything is checked, and
+ * products are reserved in ascending id order (see the file header).
+ */
+Datum
+inv_reserve_order(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *order_ref = inv_check_order_ref(fcinfo, 0);
+	char	   *retailer_id = NULL;
+	Oid			products_type;
+	ArrayType  *products;
+	ArrayType  *quantities;
+	Datum	   *product_elems;
+	bool	   *product_nulls;
+	int			nproducts;
+	Datum	   *quantity_elems;
+	bool	   *quantity_nulls;
+	int			nquantities;
+	InvOrderLine *lines;
+	int			nlines;
+	int64		supplier_id;
+	int			i;
+
+	/* Check the shape of the order */
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("products and quantities must not be null")));
+	products = PG_GETARG_ARRAYTYPE_P(1);
+	quantities = PG_GETARG_ARRAYTYPE_P(2);
+	if (!PG_ARGISNULL(3))
+		retailer_id = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	if (ARR_NDIM(products) > 1 || ARR_NDIM(quantities) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("products and quantities must be one-dimensional arrays")));
+
+	products_type = ARR_ELEMTYPE(products);
+	if (products_type == TEXTOID)
+		deconstruct_array(products, TEXTOID, -1, false, TYPALIGN_INT,
+						  &product_elems, &product_nulls, &nproducts);
+	else
+		deconstruct_array(products, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+						  &product_elems, &product_nulls, &nproducts);
+	deconstruct_array(quantities, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+					  &quantity_elems, &quantity_nulls, &nquantities);
+
+	if (nproducts == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("order \"%s\" has no lines", order_ref)));
+	if (nproducts != nquantities)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("order \"%s\" names %d products but %d quantities",
+						order_ref, nproducts, nquantities),
+				 errhint("Give one quantity per product, in the same order.")));
+	for (i = 0; i < nproducts; i++)
+	{
+		if (product_nulls[i] || quantity_nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("line %d of order \"%s\" has a null product or quantity",
+							i + 1, order_ref)));
+		inv_check_quantity(DatumGetInt64(quantity_elems[i]));
+	}
+
+	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
+	supplier_id = inv_get_supplier_id();
+
+	/* Resolve the products, then sort and merge the lines */
+	lines = palloc(sizeof(InvOrderLine) * nproducts);
+	for (i = 0; i < nproducts; i++)
+	{
+		if (products_type == TEXTOID)
+			lines[i].product_id =
+				inv_product_by_sku(supplier_id,
+								   TextDatumGetCString(product_elems[i]));
+		else
+			lines[i].product_id =
+				inv_product_by_id(supplier_id, DatumGetInt64(product_elems[i]));
+		lines[i].quantity = DatumGetInt64(quantity_elems[i]);
+	}
+	qsort(lines, nproducts, sizeof(InvOrderLine), inv_order_line_cmp);
+	nlines = 0;
+	for (i = 0; i < nproducts; i++)
+	{
+		if (nlines > 0 && lines[nlines - 1].product_id == lines[i].product_id)
+		{
+			if (pg_add_s64_overflow(lines[nlines - 1].quantity,
+									lines[i].quantity,
+									&lines[nlines - 1].quantity))
+				ereport(ERROR,
+						(errcode(ERRCODE_INV_INVALID_QUANTITY),
+						 errmsg("total quantity of product " INT64_FORMAT " in order \"%s\" is out of range",
+								lines[i].product_id, order_ref)));
+		}
+		else
+			lines[nlines++] = lines[i];
+	}
+
+	/* Reserve line by line; the first shortage aborts them all */
+	for (i = 0; i < nlines; i++)
+	{
+		TupleDesc	tupdesc;
+		HeapTuple	reservation;
+
+		reservation = inv_reserve_line(supplier_id, order_ref,
+									   lines[i].product_id, lines[i].quantity,
+									   retailer_id, &tupdesc);
+		tuplestore_puttuple(rsinfo->setResult, reservation);
+	}
+
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/*
+ * inv_state_name
+ *		The label of a reservation_state enum value.
+ */
+static char *
+inv_state_name(Datum state)
+{
+	return DatumGetCString(DirectFunctionCall1(enum_out, state));
+}
+
+/*
+ * inv_refuse_transition
+ *		Raise IV005 for an action that the reservation's state rules out.
+ */
+static void
+inv_refuse_transition(InvAction action, int64 reservation_id,
+					  const char *state)
+{
+	const char *verb = action == INV_CONFIRM ? "confirm" :
+		action == INV_RELEASE ? "release" : "dispatch";
+
+	if (action == INV_DISPATCH && strcmp(state, "reserved") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INV_RESERVATION_FINISHED),
+				 errmsg("cannot dispatch reservation " INT64_FORMAT, reservation_id),
+				 errdetail("The reservation has not been confirmed."),
+				 errhint("Confirm the order before dispatching it.")));
+	if (action == INV_RELEASE)
+		ereport(ERROR,
+				(errcode(ERRCODE_INV_RESERVATION_FINISHED),
+				 errmsg("cannot release reservation " INT64_FORMAT, reservation_id),
+				 errdetail("The reservation is already %s; its units are committed to the order.",
+						   state),
+				 errhint("To take units back into stock, record a return with inventory.inv_adjust().")));
+	ereport(ERROR,
+			(errcode(ERRCODE_INV_RESERVATION_FINISHED),
+			 errmsg("cannot %s reservation " INT64_FORMAT, verb, reservation_id),
+			 errdetail("The reservation is already %s.", state),
+			 errhint("Reserve the stock again under a new order reference.")));
+}
+
+/*
+ * inv_transition
+ *		Apply an action to one reservation and describe the outcome in
+ *		values[]/nulls[], laid out as the inventory.transition type.
+ *
+ * Returns false, with nothing filled in, only for INV_EXPIRE on a
+ * reservation another transaction holds locked or that is not due: the
+ * sweeper leaves those alone.  A repeated action (confirming a confirmed
+ * reservation, say) changes nothing and reports the state it found.  The
+ * caller must be connected to SPI.
+ */
+static bool
+inv_transition(int64 supplier_id, int64 reservation_id, InvAction action,
+			   const char *reason, Datum *values, bool *nulls)
+{
+	static InvPlan lock_reservation = {
+		"SELECT order_ref, product_id, slot, quantity, state, "
+		"expires_at <= pg_catalog.now(), expires_at "
+		"FROM inventory.reservation "
+		"WHERE supplier_id = $1 AND reservation_id = $2 FOR UPDATE",
+		2, {INT8OID, INT8OID}, NULL
+	};
+	static InvPlan lock_reservation_nowait = {
+		"SELECT order_ref, product_id, slot, quantity, state, "
+		"expires_at <= pg_catalog.now(), expires_at "
+		"FROM inventory.reservation "
+		"WHERE supplier_id = $1 AND reservation_id = $2 "
+		"FOR UPDATE SKIP LOCKED",
+		2, {INT8OID, INT8OID}, NULL
+	};
+	static InvPlan confirm_stock = {
+		"UPDATE inventory.stock_slot SET "
+		"stock_level = stock_level - CASE WHEN made_to_order THEN 0 ELSE $4 END, "
+		"reserved = reserved - $4, committed = committed + $4 "
+		"WHERE supplier_id = $1 AND product_id = $2 AND slot = $3",
+		4, {INT8OID, INT8OID, INT2OID, INT8OID}, NULL
+	};
+	static InvPlan release_stock = {
+		"UPDATE inventory.stock_slot SET reserved = reserved - $4 "
+		"WHERE supplier_id = $1 AND product_id = $2 AND slot = $3",
+		4, {INT8OID, INT8OID, INT2OID, INT8OID}, NULL
+	};
+	static InvPlan dispatch_stock = {
+		"UPDATE inventory.stock_slot SET committed = committed - $4 "
+		"WHERE supplier_id = $1 AND product_id = $2 AND slot = $3",
+		4, {INT8OID, INT8OID, INT2OID, INT8OID}, NULL
+	};
+	static InvPlan set_state = {
+		"UPDATE inventory.reservation "
+		"SET state = $3::inventory.reservation_state, updated_at = pg_catalog.now() "
+		"WHERE supplier_id = $1 AND reservation_id = $2 RETURNING state",
+		3, {INT8OID, INT8OID, TEXTOID}, NULL
+	};
+	Datum		args[4];
+	HeapTuple	row;
+	TupleDesc	rowdesc;
+	char	   *order_ref;
+	int64		product_id;
+	int16		slot;
+	int64		quantity;
+	Datum		found_state;
+	char	   *state;
+	bool		lapsed;
+	bool		isnull;
+	InvPlan    *stock_plan;
+	const char *new_state;
+	InvChange	change = {0};
+
+	/* Lock the reservation; this settles races between its callers */
+	args[0] = Int64GetDatum(supplier_id);
+	args[1] = Int64GetDatum(reservation_id);
+	inv_plan_run(action == INV_EXPIRE ? &lock_reservation_nowait : &lock_reservation,
+				 args, NULL, false, 0);
+	if (SPI_processed == 0)
+	{
+		if (action == INV_EXPIRE)
+			return false;
+		ereport(ERROR,
+				(errcode(ERRCODE_INV_UNKNOWN_RESERVATION),
+				 errmsg("reservation " INT64_FORMAT " does not exist", reservation_id),
+				 errhint("Reservation ids are returned by inventory.inv_reserve() and listed in inventory.reservation.")));
+	}
+	row = SPI_tuptable->vals[0];
+	rowdesc = SPI_tuptable->tupdesc;
+	order_ref = SPI_getvalue(row, rowdesc, 1);
+	product_id = DatumGetInt64(SPI_getbinval(row, rowdesc, 2, &isnull));
+	slot = DatumGetInt16(SPI_getbinval(row, rowdesc, 3, &isnull));
+	quantity = DatumGetInt64(SPI_getbinval(row, rowdesc, 4, &isnull));
+	found_state = SPI_getbinval(row, rowdesc, 5, &isnull);
+	lapsed = DatumGetBool(SPI_getbinval(row, rowdesc, 6, &isnull));
+	state = inv_state_name(found_state);
+
+	/* Decide what the action means in the state we found */
+	stock_plan = NULL;
+	new_state = NULL;
+	switch (action)
+	{
+		case INV_CONFIRM:
+			if (strcmp(state, "reserved") == 0)
+			{
+				if (lapsed)
+					ereport(ERROR,
+							(errcode(ERRCODE_INV_RESERVATION_FINISHED),
+							 errmsg("cannot confirm reservation " INT64_FORMAT, reservation_id),
+							 errdetail("The reservation expired at %s.",
+									   SPI_getvalue(row, rowdesc, 7)),
+							 errhint("Reserve the stock again under a new order reference.")));
+				stock_plan = &confirm_stock;
+				new_state = "confirmed";
+			}
+			else if (strcmp(state, "released") == 0 ||
+					 strcmp(state, "expired") == 0)
+				inv_refuse_transition(action, reservation_id, state);
+			break;
+		case INV_RELEASE:
+			if (strcmp(state, "reserved") == 0)
+			{
+				stock_plan = &release_stock;
+				new_state = "released";
+			}
+			else if (strcmp(state, "confirmed") == 0 ||
+					 strcmp(state, "dispatched") == 0)
+				inv_refuse_transition(action, reservation_id, state);
+			break;
+		case INV_DISPATCH:
+			if (strcmp(state, "confirmed") == 0)
+			{
+				stock_plan = &dispatch_stock;
+				new_state = "dispatched";
+			}
+			else if (strcmp(state, "dispatched") != 0)
+				inv_refuse_transition(action, reservation_id, state);
+			break;
+		case INV_EXPIRE:
+			if (strcmp(state, "reserved") != 0 || !lapsed)
+				return false;
+			stock_plan = &release_stock;
+			new_state = "expired";
+			break;
+	}
+
+	/* Describe the outcome; a repeated action stops here */
+	values[0] = Int64GetDatum(reservation_id);
+	values[1] = CStringGetTextDatum(order_ref);
+	values[2] = Int64GetDatum(product_id);
+	values[3] = Int64GetDatum(quantity);
+	values[4] = found_state;
+	values[5] = found_state;
+	values[6] = BoolGetDatum(new_state != NULL);
+	memset(nulls, false, 7 * sizeof(bool));
+	if (new_state == NULL)
+	{
+		ereport(NOTICE,
+				(errmsg("reservation " INT64_FORMAT " is already %s", reservation_id, state)));
+		return true;
+	}
+
+	/* Move the units, then the reservation's state */
+	change.kind = action == INV_CONFIRM ? "confirm" :
+		action == INV_RELEASE ? "release" :
+		action == INV_DISPATCH ? "dispatch" : "expire";
+	change.reason = reason;
+	change.order_ref = order_ref;
+	change.reservation_id = reservation_id;
+	args[1] = Int64GetDatum(product_id);
+	args[2] = Int16GetDatum(slot);
+	args[3] = Int64GetDatum(quantity);
+	inv_plan_run_change(stock_plan, args, NULL, &change);
+	if (SPI_processed != 1)
+		elog(ERROR, "stock slot %d of product " INT64_FORMAT " is missing",
+			 slot, product_id);
+
+	args[1] = Int64GetDatum(reservation_id);
+	args[2] = CStringGetTextDatum(new_state);
+	inv_plan_run(&set_state, args, NULL, false, 0);
+	values[5] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+							  &isnull);
+	return true;
+}
+
+/*
+ * inv_transition_one
+ *		Body of inv_confirm, inv_release and inv_dispatch.
+ */
+static Datum
+inv_transition_one(FunctionCallInfo fcinfo, InvAction action)
+{
+	int64		reservation_id;
+	const char *reason = NULL;
+	TupleDesc	result_desc;
+	Datum		values[7];
+	bool		nulls[7];
+	Datum		result;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("reservation id must not be null")));
+	reservation_id = PG_GETARG_INT64(0);
+	if (PG_NARGS() > 1 && !PG_ARGISNULL(1))
+		reason = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	result_desc = BlessTupleDesc(result_desc);
+
+	SPI_connect();
+	inv_transition(inv_get_supplier_id(), reservation_id, action, reason,
+				   values, nulls);
+	result = PointerGetDatum(SPI_returntuple(heap_form_tuple(result_desc,
+															 values, nulls),
+											 result_desc));
+	SPI_finish();
+
+	PG_RETURN_DATUM(result);
+}
+
+/*
+ * inv_transition_order
+ *		Body of inv_confirm_order, inv_release_order and inv_dispatch_order:
+ *		the action on every reservation of an order, in product order.
+ */
+static Datum
+inv_transition_order(FunctionCallInfo fcinfo, InvAction action)
+{
+	static InvPlan order_reservations = {
+		"SELECT reservation_id FROM inventory.reservation "
+		"WHERE supplier_id = $1 AND order_ref = $2 "
+		"ORDER BY product_id, slot",
+		2, {INT8OID, TEXTOID}, NULL
+	};
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *order_ref = inv_check_order_ref(fcinfo, 0);
+	const char *reason = NULL;
+	int64		supplier_id;
+	int64	   *ids;
+	uint64		nids;
+	uint64		i;
+	bool		isnull;
+	Datum		args[2];
+
+	if (PG_NARGS() > 1 && !PG_ARGISNULL(1))
+		reason = text_to_cstring(PG_GETARG_TEXT_PP(1));
+
+	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
+	supplier_id = inv_get_supplier_id();
+
+	/* Find the order's lines */
+	args[0] = Int64GetDatum(supplier_id);
+	args[1] = CStringGetTextDatum(order_ref);
+	inv_plan_run(&order_reservations, args, NULL, true, 0);
+	nids = SPI_processed;
+	if (nids == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INV_UNKNOWN_RESERVATION),
+				 errmsg("order \"%s\" has no reservations", order_ref),
+				 errhint("Order references are compared exactly, including case and spaces.")));
+	ids = palloc(sizeof(int64) * nids);
+	for (i = 0; i < nids; i++)
+		ids[i] = inv_spi_int64(i, 1, &isnull);
+
+	/* Act on each; any refusal undoes the whole call */
+	for (i = 0; i < nids; i++)
+	{
+		Datum		values[7];
+		bool		nulls[7];
+
+		inv_transition(supplier_id, ids[i], action, reason, values, nulls);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/*
+ * inv_confirm(reservation_id)
+ *		The order went through: the reserved units leave the stock level and
+ *		become committed until dispatch.
+ */
+Datum
+inv_confirm(PG_FUNCTION_ARGS)
+{
+	return inv_transition_one(fcinfo, INV_CONFIRM);
+}
+
+/*
+ * inv_release(reservation_id, reason)
+ *		The order failed: the reserved units become available again.
+ */
+Datum
+inv_release(PG_FUNCTION_ARGS)
+{
+	return inv_transition_one(fcinfo, INV_RELEASE);
+}
+
+/*
+ * inv_dispatch(reservation_id)
+ *		The confirmed units left the building.
+ */
+Datum
+inv_dispatch(PG_FUNCTION_ARGS)
+{
+	return inv_transition_one(fcinfo, INV_DISPATCH);
+}
+
+/*
+ * inv_confirm_order(order_ref)
+ *		inv_confirm for every line of an order.
+ */
+Datum
+inv_confirm_order(PG_FUNCTION_ARGS)
+{
+	return inv_transition_order(fcinfo, INV_CONFIRM);
+}
+
+/*
+ * inv_release_order(order_ref, reason)
+ *		inv_release for every line of an order.
+ */
+Datum
+inv_release_order(PG_FUNCTION_ARGS)
+{
+	return inv_transition_order(fcinfo, INV_RELEASE);
+}
+
+/*
+ * inv_dispatch_order(order_ref)
+ *		inv_dispatch for every line of an order.
+ */
+Datum
+inv_dispatch_order(PG_FUNCTION_ARGS)
+{
+	return inv_transition_order(fcinfo, INV_DISPATCH);
+}
+
+/*
+ * inv_expire()
+ *		Release every reservation past its expiry time; return how many.
+ *
+ * Candidates are read without locks and then taken one by one in product
+ * order, skipping any that another transaction is confirming or releasing
+ * at this moment; a later sweep catches them if they are still open.
+ */
+Datum
+inv_expire(PG_FUNCTION_ARGS)
+{
+	static InvPlan lapsed_reservations = {
+		"SELECT reservation_id FROM inventory.reservation "
+		"WHERE supplier_id = $1 AND state = 'reserved' "
+		"AND expires_at <= pg_catalog.now() "
+		"ORDER BY product_id, slot, reservation_id",
+		1, {INT8OID}, NULL
+	};
+	int64		supplier_id;
+	int64	   *ids;
+	uint64		nids;
+	uint64		i;
+	int64		expired = 0;
+	bool		isnull;
+	Datum		args[1];
+
+	SPI_connect();
+	supplier_id = inv_get_supplier_id();
+
+	/* Find the candidates */
+	args[0] = Int64GetDatum(supplier_id);
+	inv_plan_run(&lapsed_reservations, args, NULL, true, 0);
+	nids = SPI_processed;
+	ids = palloc(sizeof(int64) * Max(nids, 1));
+	for (i = 0; i < nids; i++)
+		ids[i] = inv_spi_int64(i, 1, &isnull);
+
+	/* Expire each one still due */
+	for (i = 0; i < nids; i++)
+	{
+		Datum		values[7];
+		bool		nulls[7];
+
+		CHECK_FOR_INTERRUPTS();
+		if (inv_transition(supplier_id, ids[i], INV_EXPIRE, NULL, values, nulls))
+			expired++;
+	}
+
+	SPI_finish();
+	PG_RETURN_INT64(expired);
+}
