@@ -153,7 +153,8 @@ inv_configure(PG_FUNCTION_ARGS)
 {
 	static InvPlan upsert_config = {
 		"INSERT INTO inventory.config AS c (supplier_id) VALUES ($1) "
-		"ON CONFLICT (singleton) DO UPDATE SET supplier_id = EXCLUDED.supplier_id, "
+		"ON CONFLICT (singleton) DO UPDATE "
+		"SET supplier_id = EXCLUDED.supplier_id, "
 		"configured_at = pg_catalog.now() "
 		"WHERE c.supplier_id <> EXCLUDED.supplier_id "
 		"RETURNING supplier_id",

@@ -45,32 +45,37 @@ typedef struct InvSlotQuantities
 } InvSlotQuantities;
 
 /*
+ * inv_slot_column
+ *		A named bigint or smallint column of a stock_slot tuple.
+ */
+static int64
+inv_slot_column(HeapTuple tuple, TupleDesc tupdesc, const char *name)
+{
+	int			attnum = SPI_fnumber(tupdesc, name);
+	bool		isnull;
+	Datum		value;
+
+	value = SPI_getbinval(tuple, tupdesc, attnum, &isnull);
+	if (isnull)
+		elog(ERROR, "stock_slot.%s is null", name);
+	if (TupleDescAttr(tupdesc, attnum - 1)->atttypid == INT2OID)
+		return DatumGetInt16(value);
+	return DatumGetInt64(value);
+}
+
+/*
  * inv_read_slot
  *		Read the ledger's fields out of a stock_slot tuple.
  */
 static void
 inv_read_slot(HeapTuple tuple, TupleDesc tupdesc, InvSlotQuantities *slot)
 {
-	bool		isnull;
-
-	slot->supplier_id = DatumGetInt64(SPI_getbinval(tuple, tupdesc,
-													SPI_fnumber(tupdesc, "supplier_id"),
-													&isnull));
-	slot->product_id = DatumGetInt64(SPI_getbinval(tuple, tupdesc,
-												   SPI_fnumber(tupdesc, "product_id"),
-												   &isnull));
-	slot->slot = DatumGetInt16(SPI_getbinval(tuple, tupdesc,
-											 SPI_fnumber(tupdesc, "slot"),
-											 &isnull));
-	slot->stock_level = DatumGetInt64(SPI_getbinval(tuple, tupdesc,
-													SPI_fnumber(tupdesc, "stock_level"),
-													&isnull));
-	slot->reserved = DatumGetInt64(SPI_getbinval(tuple, tupdesc,
-												 SPI_fnumber(tupdesc, "reserved"),
-												 &isnull));
-	slot->committed = DatumGetInt64(SPI_getbinval(tuple, tupdesc,
-												  SPI_fnumber(tupdesc, "committed"),
-												  &isnull));
+	slot->supplier_id = inv_slot_column(tuple, tupdesc, "supplier_id");
+	slot->product_id = inv_slot_column(tuple, tupdesc, "product_id");
+	slot->slot = (int16) inv_slot_column(tuple, tupdesc, "slot");
+	slot->stock_level = inv_slot_column(tuple, tupdesc, "stock_level");
+	slot->reserved = inv_slot_column(tuple, tupdesc, "reserved");
+	slot->committed = inv_slot_column(tuple, tupdesc, "committed");
 }
 
 /*
@@ -164,8 +169,8 @@ inv_ledger_record(PG_FUNCTION_ARGS)
 	values[9] = Int64GetDatum(after.reserved);
 	values[10] = Int64GetDatum(before.committed);
 	values[11] = Int64GetDatum(after.committed);
-	values[12] = inv_nonempty(change && change->reason ? change->reason : inv_reason,
-							  &nulls[12]);
+	values[12] = inv_nonempty(change && change->reason ?
+							  change->reason : inv_reason, &nulls[12]);
 	values[13] = inv_nonempty(change ? change->order_ref : NULL, &nulls[13]);
 	values[14] = Int64GetDatum(change ? change->reservation_id : 0);
 	if (change == NULL || change->reservation_id == 0)

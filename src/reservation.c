@@ -353,8 +353,9 @@ inv_reserve_order(PG_FUNCTION_ARGS)
 		deconstruct_array(products, TEXTOID, -1, false, TYPALIGN_INT,
 						  &product_elems, &product_nulls, &nproducts);
 	else
-		deconstruct_array(products, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
-						  &product_elems, &product_nulls, &nproducts);
+		deconstruct_array(products, INT8OID, 8, FLOAT8PASSBYVAL,
+						  TYPALIGN_DOUBLE, &product_elems, &product_nulls,
+						  &nproducts);
 	deconstruct_array(quantities, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
 					  &quantity_elems, &quantity_nulls, &nquantities);
 
@@ -447,8 +448,7 @@ static void
 inv_refuse_transition(InvAction action, int64 reservation_id,
 					  const char *state)
 {
-	const char *verb = action == INV_CONFIRM ? "confirm" :
-		action == INV_RELEASE ? "release" : "dispatch";
+	const char *verb = (action == INV_CONFIRM) ? "confirm" : "dispatch";
 
 	if (action == INV_DISPATCH && strcmp(state, "reserved") == 0)
 		ereport(ERROR,
@@ -502,7 +502,8 @@ inv_transition(int64 supplier_id, int64 reservation_id, InvAction action,
 	};
 	static InvPlan confirm_stock = {
 		"UPDATE inventory.stock_slot SET "
-		"stock_level = stock_level - CASE WHEN made_to_order THEN 0 ELSE $4 END, "
+		"stock_level = stock_level"
+		" - CASE WHEN made_to_order THEN 0 ELSE $4 END, "
 		"reserved = reserved - $4, committed = committed + $4 "
 		"WHERE supplier_id = $1 AND product_id = $2 AND slot = $3",
 		4, {INT8OID, INT8OID, INT2OID, INT8OID}, NULL
@@ -519,7 +520,8 @@ inv_transition(int64 supplier_id, int64 reservation_id, InvAction action,
 	};
 	static InvPlan set_state = {
 		"UPDATE inventory.reservation "
-		"SET state = $3::inventory.reservation_state, updated_at = pg_catalog.now() "
+		"SET state = $3::inventory.reservation_state, "
+		"updated_at = pg_catalog.now() "
 		"WHERE supplier_id = $1 AND reservation_id = $2 RETURNING state",
 		3, {INT8OID, INT8OID, TEXTOID}, NULL
 	};
@@ -541,7 +543,8 @@ inv_transition(int64 supplier_id, int64 reservation_id, InvAction action,
 	/* Lock the reservation; this settles races between its callers */
 	args[0] = Int64GetDatum(supplier_id);
 	args[1] = Int64GetDatum(reservation_id);
-	inv_plan_run(action == INV_EXPIRE ? &lock_reservation_nowait : &lock_reservation,
+	inv_plan_run(action == INV_EXPIRE ?
+				 &lock_reservation_nowait : &lock_reservation,
 				 args, NULL, false, 0);
 	if (SPI_processed == 0)
 	{
@@ -850,7 +853,8 @@ inv_expire(PG_FUNCTION_ARGS)
 		bool		nulls[7];
 
 		CHECK_FOR_INTERRUPTS();
-		if (inv_transition(supplier_id, ids[i], INV_EXPIRE, NULL, values, nulls))
+		if (inv_transition(supplier_id, ids[i], INV_EXPIRE, NULL,
+						   values, nulls))
 			expired++;
 	}
 

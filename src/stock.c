@@ -100,7 +100,8 @@ inv_adjust(PG_FUNCTION_ARGS)
 				 errmsg("stock level cannot be negative"),
 				 errdetail("The new level given was " INT64_FORMAT ".", quantity)));
 	change.kind = is_set ? "set" : "adjust";
-	change.reason = PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3));
+	if (!PG_ARGISNULL(3))
+		change.reason = text_to_cstring(PG_GETARG_TEXT_PP(3));
 
 	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "inv_adjust: return type must be a row type");

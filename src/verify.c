@@ -49,17 +49,21 @@ inv_verify(PG_FUNCTION_ARGS)
 {
 	static InvPlan find_discrepancies = {
 		"WITH slots AS ("
-		"  SELECT product_id, slot, stock_level, reserved, committed, made_to_order"
+		"  SELECT product_id, slot, stock_level, reserved, committed,"
+		"   made_to_order"
 		"  FROM inventory.stock_slot WHERE supplier_id = $1),"
 		" held AS ("
 		"  SELECT product_id, slot,"
-		"   pg_catalog.sum(quantity) FILTER (WHERE state = 'reserved') AS reserved,"
-		"   pg_catalog.sum(quantity) FILTER (WHERE state = 'confirmed') AS committed"
+		"   pg_catalog.sum(quantity) FILTER (WHERE state = 'reserved')"
+		"    AS reserved,"
+		"   pg_catalog.sum(quantity) FILTER (WHERE state = 'confirmed')"
+		"    AS committed"
 		"  FROM inventory.reservation WHERE supplier_id = $1"
 		"  GROUP BY product_id, slot),"
 		" history AS ("
 		"  SELECT product_id, slot,"
-		"   pg_catalog.sum(stock_level_after - stock_level_before) AS stock_level,"
+		"   pg_catalog.sum(stock_level_after - stock_level_before)"
+		"    AS stock_level,"
 		"   pg_catalog.sum(reserved_after - reserved_before) AS reserved,"
 		"   pg_catalog.sum(committed_after - committed_before) AS committed"
 		"  FROM inventory.ledger WHERE supplier_id = $1"
@@ -159,8 +163,10 @@ inv_repair(PG_FUNCTION_ARGS)
 	static InvPlan suspects = {
 		"SELECT s.product_id, s.slot FROM inventory.stock_slot s"
 		" LEFT JOIN (SELECT product_id, slot,"
-		"   pg_catalog.sum(quantity) FILTER (WHERE state = 'reserved') AS reserved,"
-		"   pg_catalog.sum(quantity) FILTER (WHERE state = 'confirmed') AS committed"
+		"   pg_catalog.sum(quantity) FILTER (WHERE state = 'reserved')"
+		"    AS reserved,"
+		"   pg_catalog.sum(quantity) FILTER (WHERE state = 'confirmed')"
+		"    AS committed"
 		"  FROM inventory.reservation WHERE supplier_id = $1"
 		"  GROUP BY product_id, slot) h USING (product_id, slot)"
 		" WHERE s.supplier_id = $1"
@@ -177,8 +183,10 @@ inv_repair(PG_FUNCTION_ARGS)
 		3, {INT8OID, INT8OID, INT2OID}, NULL
 	};
 	static InvPlan held = {
-		"SELECT COALESCE(pg_catalog.sum(quantity) FILTER (WHERE state = 'reserved'), 0)::bigint,"
-		" COALESCE(pg_catalog.sum(quantity) FILTER (WHERE state = 'confirmed'), 0)::bigint"
+		"SELECT COALESCE(pg_catalog.sum(quantity)"
+		"   FILTER (WHERE state = 'reserved'), 0)::bigint,"
+		" COALESCE(pg_catalog.sum(quantity)"
+		"   FILTER (WHERE state = 'confirmed'), 0)::bigint"
 		" FROM inventory.reservation"
 		" WHERE supplier_id = $1 AND product_id = $2 AND slot = $3",
 		3, {INT8OID, INT8OID, INT2OID}, NULL
@@ -199,7 +207,8 @@ inv_repair(PG_FUNCTION_ARGS)
 	Datum		args[5];
 
 	change.kind = "repair";
-	change.reason = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
+	if (!PG_ARGISNULL(0))
+		change.reason = text_to_cstring(PG_GETARG_TEXT_PP(0));
 
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
@@ -279,14 +288,16 @@ inv_repair(PG_FUNCTION_ARGS)
 			values[2] = CStringGetTextDatum("reserved");
 			values[3] = Int64GetDatum(reserved);
 			values[4] = Int64GetDatum(held_reserved);
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
+								 values, nulls);
 		}
 		if (held_committed != committed)
 		{
 			values[2] = CStringGetTextDatum("committed");
 			values[3] = Int64GetDatum(committed);
 			values[4] = Int64GetDatum(held_committed);
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
+								 values, nulls);
 		}
 	}
 
