@@ -20,7 +20,8 @@ REGRESS = setup adjust reserve order_lines lifecycle expire ledger verify \
 	cleanup
 
 # Two-session races, run by isolationtester.
-ISOLATION = last_unit confirm_vs_release adjust_vs_reserve double_release
+ISOLATION = last_unit confirm_vs_release adjust_vs_reserve double_release \
+	retried_line
 ISOLATION_OPTS = --inputdir=test/isolation
 
 # The suites run against an installed server (make installcheck);

@@ -39,7 +39,7 @@ inv_product_by_id(int64 supplier_id, int64 product_id)
 
 	values[0] = Int64GetDatum(supplier_id);
 	values[1] = Int64GetDatum(product_id);
-	inv_plan_run(&find_by_id, values, NULL, true, 1);
+	inv_plan_run(&find_by_id, values, NULL, false, 1);
 
 	if (SPI_processed == 0)
 		ereport(ERROR,
@@ -69,7 +69,7 @@ inv_product_by_sku(int64 supplier_id, const char *sku)
 
 	values[0] = Int64GetDatum(supplier_id);
 	values[1] = CStringGetTextDatum(sku);
-	inv_plan_run(&find_by_sku, values, NULL, true, 1);
+	inv_plan_run(&find_by_sku, values, NULL, false, 1);
 
 	if (SPI_processed == 0)
 		ereport(ERROR,

@@ -179,7 +179,7 @@ inv_configure(PG_FUNCTION_ARGS)
 	 * Refuse a change of supplier here with a clear message; the trigger on
 	 * inventory.config enforces the same rule for direct updates.
 	 */
-	inv_plan_run(&any_product, NULL, NULL, true, 1);
+	inv_plan_run(&any_product, NULL, NULL, false, 1);
 	if (SPI_processed > 0)
 	{
 		bool		isnull;

@@ -134,7 +134,7 @@ inv_report_shortage(int64 supplier_id, int64 product_id, int64 quantity)
 
 	args[0] = Int64GetDatum(supplier_id);
 	args[1] = Int64GetDatum(product_id);
-	inv_plan_run(&read_slot, args, NULL, true, 1);
+	inv_plan_run(&read_slot, args, NULL, false, 1);
 	if (SPI_processed != 1)
 		elog(ERROR, "product " INT64_FORMAT " has no stock slot", product_id);
 
@@ -206,7 +206,7 @@ inv_reserve_line(int64 supplier_id, const char *order_ref, int64 product_id,
 		char	   *held_retailer;
 
 		/* A retry: hand back what the first call made, if it matches */
-		inv_plan_run(&find_reservation, args, NULL, true, 1);
+		inv_plan_run(&find_reservation, args, NULL, false, 1);
 		if (SPI_processed != 1)
 			elog(ERROR, "order line \"%s\" vanished after a conflict", order_ref);
 		reservation = SPI_tuptable->vals[0];
@@ -723,7 +723,7 @@ inv_transition_order(FunctionCallInfo fcinfo, InvAction action)
 	/* Find the order's lines */
 	args[0] = Int64GetDatum(supplier_id);
 	args[1] = CStringGetTextDatum(order_ref);
-	inv_plan_run(&order_reservations, args, NULL, true, 0);
+	inv_plan_run(&order_reservations, args, NULL, false, 0);
 	nids = SPI_processed;
 	if (nids == 0)
 		ereport(ERROR,
@@ -840,7 +840,7 @@ inv_expire(PG_FUNCTION_ARGS)
 
 	/* Find the candidates */
 	args[0] = Int64GetDatum(supplier_id);
-	inv_plan_run(&lapsed_reservations, args, NULL, true, 0);
+	inv_plan_run(&lapsed_reservations, args, NULL, false, 0);
 	nids = SPI_processed;
 	ids = palloc(sizeof(int64) * Max(nids, 1));
 	for (i = 0; i < nids; i++)

@@ -63,6 +63,11 @@ inv_plan_get(InvPlan *plan)
  *
  * nulls follows SPI's convention (' ' not null, 'n' null) and may be NULL
  * when no argument is null.  count limits the rows fetched, 0 for all.
+ *
+ * NB: read_only runs the statement in the calling query's snapshot.  Only a
+ * STABLE function may ask for that: a volatile one must see what other
+ * transactions committed while it waited on a lock, for instance the order
+ * line that a concurrent retry inserted first.
  */
 int
 inv_plan_run(InvPlan *plan, Datum *values, const char *nulls,

@@ -216,7 +216,7 @@ inv_repair(PG_FUNCTION_ARGS)
 	args[0] = Int64GetDatum(supplier_id);
 
 	/* Find the slots that look wrong, without locking anything yet */
-	inv_plan_run(&suspects, args, NULL, true, 0);
+	inv_plan_run(&suspects, args, NULL, false, 0);
 	nsuspects = SPI_processed;
 	product_ids = palloc(sizeof(int64) * Max(nsuspects, 1));
 	slots = palloc(sizeof(int16) * Max(nsuspects, 1));

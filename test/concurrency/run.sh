@@ -1,0 +1,369 @@
+#!/usr/bin/env bash
+#
+# test/concurrency/run.sh
+#	Races between many sessions, driven by pgbench.
+#
+# Three checks, each in a database of its own:
+#
+#   last_units  64 clients fight over one product's 1,000 units, reserving
+#               1-3 units at a time and then confirming or releasing; demand
+#               is several times the stock.  Afterwards nothing may be
+#               oversold and every counter must agree with the reservations.
+#   orders      64 clients place multi-line orders over 200 products (lines
+#               in random order, products sometimes repeated, some products
+#               short) and confirm, dispatch or release them as a whole,
+#               while deliveries restock the short products.  No transaction
+#               may fail (a deadlock would), and every product's counters
+#               must agree with its reservations and restocks.
+#   retries     64 clients reserve order lines and two-line orders under
+#               references from a small pool, so the same line is often
+#               reserved by several sessions at once (a retailer retrying
+#               a request still in flight).  Each attempt must reserve or
+#               return the first attempt's reservation: no error, no double
+#               reservation.
+#
+# Contract (test/run_all.sh): PGHOST, PGPORT and PGUSER point at a running
+# server where the extension is installed; print one line per check; exit 0
+# only if every check passed.  INV_CONC_CLIENTS, INV_CONC_JOBS,
+# INV_CONC_TRANSACTIONS, INV_CONC_ORDER_TRANSACTIONS and
+# INV_CONC_RETRY_TRANSACTIONS override the load (defaults 64 clients on 2
+# threads; 40 transactions per client in the last-units race, 100 in the
+# order run, 25 in the retry run).
+
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+
+clients=${INV_CONC_CLIENTS:-64}
+jobs=${INV_CONC_JOBS:-2}
+transactions=${INV_CONC_TRANSACTIONS:-40}
+order_transactions=${INV_CONC_ORDER_TRANSACTIONS:-100}
+retry_transactions=${INV_CONC_RETRY_TRANSACTIONS:-25}
+pgbench_timeout=${INV_CONC_TIMEOUT:-300}
+
+# pgbench of the server's major version, whatever pg_config is first in PATH
+pgbin=/usr/lib/postgresql/15/bin
+if [ ! -x "$pgbin/pgbench" ]; then
+	pgbin=$(pg_config --bindir)
+fi
+PGBENCH=$pgbin/pgbench
+PSQL=$pgbin/psql
+[ -x "$PSQL" ] || PSQL=psql
+
+workdir=$(mktemp -d "${TMPDIR:-/tmp}/inv_concurrency.XXXXXX")
+trap 'rm -rf "$workdir"' EXIT
+
+failed=0
+
+# Run psql quietly against database $1, unaligned and tuples only; stop at
+# the first error.
+conc_psql()
+{
+	local db=$1
+	shift
+	"$PSQL" -X -q -A -t -v ON_ERROR_STOP=1 -d "$db" "$@"
+}
+
+# Print diagnostics to stderr, each line marked as a comment.
+conc_diag()
+{
+	sed 's/^/# /' >&2
+}
+
+# A fresh database with the extension created and configured for supplier 1.
+conc_new_db()
+{
+	local db=$1 out
+
+	"$pgbin/dropdb" --if-exists "$db" >/dev/null 2>&1
+	if ! out=$("$pgbin/createdb" "$db" 2>&1) ||
+		! out=$(conc_psql "$db" -c "CREATE EXTENSION inventory" \
+			-c "SELECT inventory.inv_configure(1)" 2>&1); then
+		echo "$out" | conc_diag
+		return 1
+	fi
+}
+
+# Run pgbench with script $3 against database $1, $2 transactions per
+# client, extra options after that.  Sets bench_total, bench_rc, bench_done,
+# bench_expected, bench_failed, bench_deadlocks, bench_aborted, bench_tps
+# and bench_secs; the full output is in $workdir/$1.pgbench.log.
+conc_pgbench()
+{
+	local db=$1 per_client=$2 script=$3 log="$workdir/$1.pgbench.log"
+	local started ended
+	shift 3
+
+	bench_total=$((clients * per_client))
+	started=$(date +%s.%N)
+	timeout "$pgbench_timeout" "$PGBENCH" -n -c "$clients" -j "$jobs" \
+		-t "$per_client" --failures-detailed -f "$script" "$@" "$db" \
+		>"$log" 2>&1
+	bench_rc=$?
+	ended=$(date +%s.%N)
+	bench_secs=$(awk -v a="$started" -v b="$ended" 'BEGIN { printf "%.1f", b - a }')
+
+	bench_done=$(sed -n 's/^number of transactions actually processed: \([0-9]*\)\/\([0-9]*\).*/\1/p' "$log")
+	bench_expected=$(sed -n 's/^number of transactions actually processed: \([0-9]*\)\/\([0-9]*\).*/\2/p' "$log")
+	bench_failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$log")
+	bench_deadlocks=$(sed -n 's/^number of deadlock failures: \([0-9]*\).*/\1/p' "$log")
+	bench_tps=$(sed -n 's/^tps = \([0-9]*\).*/\1/p' "$log" | head -n 1)
+	bench_aborted=$(grep -c 'aborted in command' "$log")
+	: "${bench_done:=?}" "${bench_expected:=?}" "${bench_failed:=?}"
+	: "${bench_deadlocks:=?}" "${bench_tps:=?}"
+}
+
+# Are all arguments integers?  Guards the arithmetic on a query's output.
+conc_all_numbers()
+{
+	local v
+
+	for v in "$@"; do
+		[[ $v =~ ^-?[0-9]+$ ]] || return 1
+	done
+}
+
+# Did the last pgbench run finish every transaction with no failure?
+conc_pgbench_clean()
+{
+	[ "$bench_rc" -eq 0 ] &&
+		[ "$bench_failed" = 0 ] &&
+		[ "$bench_aborted" -eq 0 ] &&
+		[ "$bench_done" = "$bench_expected" ] &&
+		[ "$bench_done" = "$bench_total" ]
+}
+
+# Show why the last pgbench run was not clean: its first few errors, how
+# many there were in all, and its summary.
+conc_pgbench_diag()
+{
+	local log="$workdir/$1.pgbench.log"
+
+	{
+		echo "pgbench exit $bench_rc, $(grep -c 'ERROR: ' "$log") error(s); the first:"
+		grep 'ERROR: ' "$log" | head -n 5
+		grep -E '^(number of|pgbench: error: Run was aborted)' "$log"
+	} | conc_diag
+}
+
+# ---------------------------------------------------------------------------
+# Check 1: the last units of one product.
+# ---------------------------------------------------------------------------
+check_last_units()
+{
+	local db=inv_conc_last_units product row ok=1 reasons=""
+	local stock reserved committed available open_qty confirmed_qty held_qty
+	local n_all n_confirmed n_released n_open n_other verify_rows shortages
+
+	if ! conc_new_db "$db" ||
+		! product=$(conc_psql "$db" -f "$here/last_units_setup.sql" 2>&1); then
+		echo "FAIL last_units: setup failed"
+		echo "$product" | conc_diag
+		return 1
+	fi
+
+	conc_pgbench "$db" "$transactions" "$here/last_units.pgbench" \
+		-D product="$product"
+
+	if ! row=$(conc_psql "$db" -F ' ' -f "$here/last_units_check.sql" 2>&1) ||
+		[ -z "$row" ]; then
+		echo "FAIL last_units: final check query failed"
+		echo "$row" | conc_diag
+		return 1
+	fi
+	read -r stock reserved committed available open_qty confirmed_qty \
+		held_qty n_all n_confirmed n_released n_open n_other verify_rows \
+		<<<"$row"
+	if ! conc_all_numbers "$stock" "$reserved" "$committed" "$available" \
+		"$open_qty" "$confirmed_qty" "$held_qty" "$n_all" "$n_confirmed" \
+		"$n_released" "$n_open" "$n_other" "$verify_rows"; then
+		echo "FAIL last_units: unexpected final state: $row"
+		return 1
+	fi
+	shortages=$((bench_total - n_all))
+
+	if ! conc_pgbench_clean; then
+		ok=0
+		reasons="$reasons pgbench-not-clean"
+		conc_pgbench_diag "$db"
+	fi
+	[ $((stock + committed)) -eq 1000 ] || { ok=0; reasons="$reasons stock+committed<>1000"; }
+	[ "$reserved" -eq "$open_qty" ] || { ok=0; reasons="$reasons reserved<>open"; }
+	[ "$committed" -eq "$confirmed_qty" ] || { ok=0; reasons="$reasons committed<>confirmed"; }
+	[ "$available" -ge 0 ] || { ok=0; reasons="$reasons available<0"; }
+	[ "$held_qty" -le 1000 ] || { ok=0; reasons="$reasons oversold"; }
+	[ "$n_other" -eq 0 ] || { ok=0; reasons="$reasons unexpected-states"; }
+	[ "$verify_rows" -eq 0 ] || { ok=0; reasons="$reasons inv_verify"; }
+	# The race must actually have run the stock out.
+	[ "$shortages" -gt 0 ] || { ok=0; reasons="$reasons no-shortage"; }
+	if [ "$verify_rows" -ne 0 ]; then
+		conc_psql "$db" -c "SELECT * FROM inventory.inv_verify()" 2>&1 | conc_diag
+	fi
+
+	if [ $ok -eq 1 ]; then
+		printf 'PASS'
+	else
+		printf 'FAIL'
+	fi
+	printf ' last_units: %s/%s transactions, %s failed, %s in %ss (%s tps);' \
+		"$bench_done" "$bench_expected" "$bench_failed" \
+		"$clients clients" "$bench_secs" "$bench_tps"
+	printf ' %s reservations (%s confirmed, %s released, %s open), %s short;' \
+		"$n_all" "$n_confirmed" "$n_released" "$n_open" "$shortages"
+	printf ' stock_level %s + committed %s = %s, reserved %s = open %s, available %s, held %s <= 1000, inv_verify rows %s' \
+		"$stock" "$committed" $((stock + committed)) "$reserved" \
+		"$open_qty" "$available" "$held_qty" "$verify_rows"
+	[ $ok -eq 1 ] || printf ' [%s ]' "$reasons"
+	printf '\n'
+
+	[ $ok -eq 1 ] && "$pgbin/dropdb" --if-exists "$db" >/dev/null 2>&1
+	[ $ok -eq 1 ]
+}
+
+# ---------------------------------------------------------------------------
+# Check 2: multi-line orders over many products.
+# ---------------------------------------------------------------------------
+check_orders()
+{
+	local db=inv_conc_orders out row ok=1 reasons=""
+	local products orders reservation_rows restocks bad_stock_level
+	local bad_reserved bad_committed bad_available bad_orders split_orders
+	local stray_rows verify_rows
+
+	if ! conc_new_db "$db" ||
+		! out=$(conc_psql "$db" -f "$here/orders_setup.sql" 2>&1); then
+		echo "FAIL orders: setup failed"
+		echo "$out" | conc_diag
+		return 1
+	fi
+
+	conc_pgbench "$db" "$order_transactions" "$here/orders.pgbench"
+
+	if ! row=$(conc_psql "$db" -F ' ' -f "$here/orders_check.sql" 2>&1) ||
+		[ -z "$row" ]; then
+		echo "FAIL orders: final check query failed"
+		echo "$row" | conc_diag
+		return 1
+	fi
+	read -r products orders reservation_rows restocks bad_stock_level \
+		bad_reserved bad_committed bad_available bad_orders split_orders \
+		stray_rows verify_rows <<<"$row"
+	if ! conc_all_numbers "$products" "$orders" "$reservation_rows" \
+		"$restocks" "$bad_stock_level" "$bad_reserved" "$bad_committed" \
+		"$bad_available" "$bad_orders" "$split_orders" "$stray_rows" \
+		"$verify_rows"; then
+		echo "FAIL orders: unexpected final state: $row"
+		return 1
+	fi
+
+	if ! conc_pgbench_clean; then
+		ok=0
+		reasons="$reasons pgbench-not-clean"
+		conc_pgbench_diag "$db"
+	fi
+	[ "$products" -eq 200 ] || { ok=0; reasons="$reasons products<>200"; }
+	[ "$orders" -gt 0 ] || { ok=0; reasons="$reasons no-orders"; }
+	[ "$bad_stock_level" -eq 0 ] || { ok=0; reasons="$reasons stock_level"; }
+	[ "$bad_reserved" -eq 0 ] || { ok=0; reasons="$reasons reserved"; }
+	[ "$bad_committed" -eq 0 ] || { ok=0; reasons="$reasons committed"; }
+	[ "$bad_available" -eq 0 ] || { ok=0; reasons="$reasons available"; }
+	[ "$bad_orders" -eq 0 ] || { ok=0; reasons="$reasons order-lines"; }
+	[ "$split_orders" -eq 0 ] || { ok=0; reasons="$reasons split-orders"; }
+	[ "$stray_rows" -eq 0 ] || { ok=0; reasons="$reasons stray-rows"; }
+	[ "$verify_rows" -eq 0 ] || { ok=0; reasons="$reasons inv_verify"; }
+	if [ "$verify_rows" -ne 0 ]; then
+		conc_psql "$db" -c "SELECT * FROM inventory.inv_verify() LIMIT 20" 2>&1 | conc_diag
+	fi
+
+	if [ $ok -eq 1 ]; then
+		printf 'PASS'
+	else
+		printf 'FAIL'
+	fi
+	printf ' orders: %s/%s transactions, %s failed (%s deadlocks), %s in %ss (%s tps);' \
+		"$bench_done" "$bench_expected" "$bench_failed" "$bench_deadlocks" \
+		"$clients clients" "$bench_secs" "$bench_tps"
+	printf ' %s orders accepted, %s short; %s reservation rows, %s restocks;' \
+		"$orders" $((bench_total - orders)) "$reservation_rows" \
+		"$restocks"
+	printf ' products off: stock_level %s, reserved %s, committed %s, available %s; orders off %s, split %s, stray rows %s; inv_verify rows %s' \
+		"$bad_stock_level" "$bad_reserved" "$bad_committed" "$bad_available" \
+		"$bad_orders" "$split_orders" "$stray_rows" "$verify_rows"
+	[ $ok -eq 1 ] || printf ' [%s ]' "$reasons"
+	printf '\n'
+
+	[ $ok -eq 1 ] && "$pgbin/dropdb" --if-exists "$db" >/dev/null 2>&1
+	[ $ok -eq 1 ]
+}
+
+# ---------------------------------------------------------------------------
+# Check 3: the same order lines reserved by several sessions at once.
+# ---------------------------------------------------------------------------
+check_retries()
+{
+	local db=inv_conc_retries ids p1 p2 row ok=1 reasons=""
+	local single_refs order_refs reservation_rows bad_orders off_1 off_2
+	local bad_quantities verify_rows errors
+
+	if ! conc_new_db "$db" ||
+		! ids=$(conc_psql "$db" -F ' ' -f "$here/retries_setup.sql" 2>&1); then
+		echo "FAIL retries: setup failed"
+		echo "$ids" | conc_diag
+		return 1
+	fi
+	read -r p1 p2 <<<"$ids"
+
+	conc_pgbench "$db" "$retry_transactions" "$here/retries.pgbench" \
+		-D p1="$p1" -D p2="$p2"
+
+	if ! row=$(conc_psql "$db" -F ' ' -f "$here/retries_check.sql" 2>&1) ||
+		[ -z "$row" ]; then
+		echo "FAIL retries: final check query failed"
+		echo "$row" | conc_diag
+		return 1
+	fi
+	read -r single_refs order_refs reservation_rows bad_orders off_1 off_2 \
+		bad_quantities verify_rows <<<"$row"
+	if ! conc_all_numbers "$single_refs" "$order_refs" "$reservation_rows" \
+		"$bad_orders" "$off_1" "$off_2" "$bad_quantities" "$verify_rows"; then
+		echo "FAIL retries: unexpected final state: $row"
+		return 1
+	fi
+	errors=$(grep -c 'ERROR: ' "$workdir/$db.pgbench.log")
+
+	if ! conc_pgbench_clean; then
+		ok=0
+		reasons="$reasons pgbench-not-clean"
+		conc_pgbench_diag "$db"
+	fi
+	[ $((single_refs + 2 * order_refs)) -eq "$reservation_rows" ] ||
+		{ ok=0; reasons="$reasons rows<>lines"; }
+	[ "$bad_orders" -eq 0 ] || { ok=0; reasons="$reasons partial-orders"; }
+	[ "$off_1" -eq 0 ] || { ok=0; reasons="$reasons reserved-1"; }
+	[ "$off_2" -eq 0 ] || { ok=0; reasons="$reasons reserved-2"; }
+	[ "$bad_quantities" -eq 0 ] || { ok=0; reasons="$reasons quantities"; }
+	[ "$verify_rows" -eq 0 ] || { ok=0; reasons="$reasons inv_verify"; }
+
+	if [ $ok -eq 1 ]; then
+		printf 'PASS'
+	else
+		printf 'FAIL'
+	fi
+	printf ' retries: %s/%s transactions, %s failed, %s errors, %s in %ss (%s tps);' \
+		"$bench_done" "$bench_expected" "$bench_failed" "$errors" \
+		"$clients clients" "$bench_secs" "$bench_tps"
+	printf ' %s order lines and %s two-line orders held by %s reservation rows; reserved off by %s and %s; inv_verify rows %s' \
+		"$single_refs" "$order_refs" "$reservation_rows" "$off_1" "$off_2" \
+		"$verify_rows"
+	[ $ok -eq 1 ] || printf ' [%s ]' "$reasons"
+	printf '\n'
+
+	[ $ok -eq 1 ] && "$pgbin/dropdb" --if-exists "$db" >/dev/null 2>&1
+	[ $ok -eq 1 ]
+}
+
+check_last_units || failed=$((failed + 1))
+check_orders || failed=$((failed + 1))
+check_retries || failed=$((failed + 1))
+
+[ $failed -eq 0 ]
