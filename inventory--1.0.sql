@@ -28,7 +28,7 @@ LANGUAGE C STRICT STABLE PARALLEL SAFE;
 CREATE FUNCTION inventory.inv_configure(supplier_id pg_catalog.int8)
 RETURNS pg_catalog.int8
 AS 'MODULE_PATHNAME', 'inv_configure'
-LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
 
 /*
  * Products.  The extra unique key on (supplier_id, product_id, made_to_order)
@@ -68,7 +68,7 @@ CREATE TABLE inventory.stock_slot (
 	committed	bigint NOT NULL DEFAULT 0 CHECK (committed >= 0),
 	available	bigint GENERATED ALWAYS AS (stock_level - reserved) STORED,
 	PRIMARY KEY (supplier_id, product_id, slot),
-	CONSTRAINT stock_slot_not_oversold
+	CONSTRAINT stock_slot_within_stock_level
 		CHECK (made_to_order OR reserved <= stock_level),
 	FOREIGN KEY (supplier_id, product_id, made_to_order)
 		REFERENCES inventory.product (supplier_id, product_id, made_to_order)
@@ -122,7 +122,8 @@ CREATE TABLE inventory.ledger (
 	actor		text,
 	kind		text NOT NULL CHECK (kind IN ('set', 'adjust', 'reserve',
 											  'confirm', 'release', 'expire',
-											  'dispatch', 'repair', 'direct')),
+											  'cancel', 'dispatch', 'repair',
+											  'direct')),
 	stock_level_before bigint NOT NULL,
 	stock_level_after bigint NOT NULL,
 	reserved_before bigint NOT NULL,
@@ -157,6 +158,27 @@ $$;
 CREATE TRIGGER product_created
 	AFTER INSERT ON inventory.product
 	FOR EACH ROW EXECUTE FUNCTION inventory.inv_product_created();
+
+/* A tenant database holds the products of its own supplier only. */
+CREATE FUNCTION inventory.inv_product_guard()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NEW.supplier_id IS DISTINCT FROM inventory.inv_supplier_id() THEN
+		RAISE EXCEPTION 'product "%" belongs to supplier %, not to this database''s supplier %',
+			NEW.sku, NEW.supplier_id, inventory.inv_supplier_id()
+			USING ERRCODE = 'IV010',
+				  HINT = 'Leave supplier_id out: it defaults to the configured supplier.';
+	END IF;
+	RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER product_guard
+	BEFORE INSERT OR UPDATE OF supplier_id ON inventory.product
+	FOR EACH ROW EXECUTE FUNCTION inventory.inv_product_guard();
 
 /* The supplier id can only change while it names nothing. */
 CREATE FUNCTION inventory.inv_config_guard()
@@ -306,7 +328,7 @@ LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE ROWS 4;
 CREATE FUNCTION inventory.inv_confirm(reservation_id pg_catalog.int8)
 RETURNS inventory.transition
 AS 'MODULE_PATHNAME', 'inv_confirm'
-LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
 
 CREATE FUNCTION inventory.inv_release(
 	reservation_id pg_catalog.int8,
@@ -315,15 +337,22 @@ RETURNS inventory.transition
 AS 'MODULE_PATHNAME', 'inv_release'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
 
+CREATE FUNCTION inventory.inv_cancel(
+	reservation_id pg_catalog.int8,
+	reason pg_catalog.text DEFAULT NULL)
+RETURNS inventory.transition
+AS 'MODULE_PATHNAME', 'inv_cancel'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
+
 CREATE FUNCTION inventory.inv_dispatch(reservation_id pg_catalog.int8)
 RETURNS inventory.transition
 AS 'MODULE_PATHNAME', 'inv_dispatch'
-LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
 
 CREATE FUNCTION inventory.inv_confirm_order(order_ref pg_catalog.text)
 RETURNS SETOF inventory.transition
 AS 'MODULE_PATHNAME', 'inv_confirm_order'
-LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE ROWS 4;
+LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE ROWS 4;
 
 CREATE FUNCTION inventory.inv_release_order(
 	order_ref pg_catalog.text,
@@ -332,10 +361,17 @@ RETURNS SETOF inventory.transition
 AS 'MODULE_PATHNAME', 'inv_release_order'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE ROWS 4;
 
+CREATE FUNCTION inventory.inv_cancel_order(
+	order_ref pg_catalog.text,
+	reason pg_catalog.text DEFAULT NULL)
+RETURNS SETOF inventory.transition
+AS 'MODULE_PATHNAME', 'inv_cancel_order'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE ROWS 4;
+
 CREATE FUNCTION inventory.inv_dispatch_order(order_ref pg_catalog.text)
 RETURNS SETOF inventory.transition
 AS 'MODULE_PATHNAME', 'inv_dispatch_order'
-LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE ROWS 4;
+LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE ROWS 4;
 
 CREATE FUNCTION inventory.inv_expire()
 RETURNS pg_catalog.int8

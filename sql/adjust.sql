@@ -32,6 +32,9 @@ SELECT * FROM inventory.inv_adjust('GADGET-2', -2);
 SELECT * FROM inventory.inv_adjust('GADGET-2', 3, 'set', 'recount down to reserved');
 SELECT * FROM inventory.inv_release_order('ADJ-1');
 
+-- Retrying a line whose reservation has ended returns it, and says so
+SELECT reservation_id, state FROM inventory.inv_reserve('ADJ-1', 'GADGET-2', 3);
+
 -- Invalid input, each with its own SQLSTATE, and nothing changed
 SELECT * FROM inventory.inv_adjust(1, -1, 'set');
 \echo :LAST_ERROR_SQLSTATE

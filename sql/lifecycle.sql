@@ -65,3 +65,40 @@ WHERE order_ref = 'O-6' ORDER BY product_id;
 SELECT product_id, stock_level, reserved, available, committed
 FROM inventory.stock ORDER BY product_id;
 SELECT * FROM inventory.inv_verify();
+
+-- Cancel: an open line is released; a confirmed one gives its units back
+SELECT product_id FROM inventory.inv_reserve_order('C-1', ARRAY[1, 2], ARRAY[2, 1]);
+SELECT state FROM inventory.inv_confirm(
+	(SELECT reservation_id FROM inventory.reservation
+	 WHERE order_ref = 'C-1' AND product_id = 1));
+SELECT product_id, stock_level, reserved, committed FROM inventory.stock
+WHERE product_id IN (1, 2) ORDER BY product_id;
+SELECT * FROM inventory.inv_cancel_order('C-1', 'customer changed their mind');
+SELECT product_id, stock_level, reserved, committed FROM inventory.stock
+WHERE product_id IN (1, 2) ORDER BY product_id;
+SELECT * FROM inventory.inv_cancel_order('C-1');
+SELECT kind, product_id, stock_level_before, stock_level_after,
+	   committed_before, committed_after, reason
+FROM inventory.ledger WHERE order_ref = 'C-1' AND kind = 'cancel'
+ORDER BY ledger_id;
+
+-- A release after confirmation points at cancel; a dispatched line is gone
+SELECT product_id FROM inventory.inv_reserve('C-2', 1, 1);
+SELECT state FROM inventory.inv_confirm_order('C-2');
+SELECT * FROM inventory.inv_release_order('C-2');
+\echo :LAST_ERROR_SQLSTATE
+SELECT state FROM inventory.inv_dispatch_order('C-2');
+SELECT * FROM inventory.inv_cancel_order('C-2');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM inventory.inv_release_order('C-2');
+\echo :LAST_ERROR_SQLSTATE
+
+-- Null arguments are refused, not ignored
+SELECT * FROM inventory.inv_confirm(NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM inventory.inv_cancel(NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM inventory.inv_dispatch_order(NULL);
+\echo :LAST_ERROR_SQLSTATE
+
+SELECT * FROM inventory.inv_verify();

@@ -42,6 +42,9 @@ SELECT product_id, quantity, state
 FROM inventory.inv_reserve('R-6', 'BESPOKE-9', 25);
 SELECT stock_level, reserved, available, committed
 FROM inventory.stock_slot WHERE product_id = 4;
+SELECT available FROM inventory.stock WHERE product_id = 4;
+SELECT * FROM inventory.inv_adjust('BESPOKE-9', 2, 'set', 'sample pieces');
+SELECT * FROM inventory.inv_adjust('BESPOKE-9', 0, 'set', 'samples sold');
 
 -- Expiry follows inventory.reservation_timeout
 SET inventory.reservation_timeout = '90s';

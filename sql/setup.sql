@@ -24,6 +24,8 @@ INSERT INTO inventory.product (sku) VALUES ('too-early');
 -- Invalid input: supplier ids are positive
 SELECT inventory.inv_configure(0);
 \echo :LAST_ERROR_SQLSTATE
+SELECT inventory.inv_configure(NULL);
+\echo :LAST_ERROR_SQLSTATE
 
 SELECT inventory.inv_configure(7);
 SELECT inventory.inv_configure(7);		-- the same id again is fine
@@ -52,6 +54,12 @@ SELECT inventory.inv_configure(8);
 UPDATE inventory.config SET supplier_id = 8;
 \echo :LAST_ERROR_SQLSTATE
 SELECT supplier_id FROM inventory.config;
+
+-- A tenant database holds its own supplier's products only
+INSERT INTO inventory.product (supplier_id, sku) VALUES (99, 'FOREIGN-1');
+\echo :LAST_ERROR_SQLSTATE
+UPDATE inventory.product SET supplier_id = 99 WHERE sku = 'WIDGET-1';
+\echo :LAST_ERROR_SQLSTATE
 
 -- Invalid input: SKUs are unique per supplier and not empty
 INSERT INTO inventory.product (sku) VALUES ('WIDGET-1');

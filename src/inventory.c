@@ -164,9 +164,14 @@ inv_configure(PG_FUNCTION_ARGS)
 		"SELECT supplier_id FROM inventory.product LIMIT 1",
 		0, {0}, NULL
 	};
-	int64		supplier_id = PG_GETARG_INT64(0);
+	int64		supplier_id;
 	Datum		values[1];
 
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("supplier id must not be null")));
+	supplier_id = PG_GETARG_INT64(0);
 	if (supplier_id <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -12,6 +12,7 @@
  *	confirm:  stock_level -= q, reserved -= q, committed += q
  *	release:  reserved -= q
  *	expire:   reserved -= q, once the reservation is past its expiry time
+ *	cancel:   as release; or, once confirmed, stock_level += q, committed -= q
  *	dispatch: committed -= q
  *
  * A made-to-order product has no stock of its own: reserving it needs no
@@ -59,6 +60,7 @@ typedef enum InvAction
 {
 	INV_CONFIRM,
 	INV_RELEASE,
+	INV_CANCEL,
 	INV_DISPATCH,
 	INV_EXPIRE
 } InvAction;
@@ -74,9 +76,11 @@ PG_FUNCTION_INFO_V1(inv_reserve);
 PG_FUNCTION_INFO_V1(inv_reserve_order);
 PG_FUNCTION_INFO_V1(inv_confirm);
 PG_FUNCTION_INFO_V1(inv_release);
+PG_FUNCTION_INFO_V1(inv_cancel);
 PG_FUNCTION_INFO_V1(inv_dispatch);
 PG_FUNCTION_INFO_V1(inv_confirm_order);
 PG_FUNCTION_INFO_V1(inv_release_order);
+PG_FUNCTION_INFO_V1(inv_cancel_order);
 PG_FUNCTION_INFO_V1(inv_dispatch_order);
 PG_FUNCTION_INFO_V1(inv_expire);
 
@@ -125,8 +129,10 @@ static void
 inv_report_shortage(int64 supplier_id, int64 product_id, int64 quantity)
 {
 	static InvPlan read_slot = {
-		"SELECT stock_level, reserved, available FROM inventory.stock_slot "
-		"WHERE supplier_id = $1 AND product_id = $2 AND slot = 0",
+		"SELECT s.stock_level, s.reserved, s.available, p.sku "
+		"FROM inventory.stock_slot s JOIN inventory.product p "
+		"USING (supplier_id, product_id) "
+		"WHERE s.supplier_id = $1 AND s.product_id = $2 AND s.slot = 0",
 		2, {INT8OID, INT8OID}, NULL
 	};
 	Datum		args[2];
@@ -140,7 +146,8 @@ inv_report_shortage(int64 supplier_id, int64 product_id, int64 quantity)
 
 	ereport(ERROR,
 			(errcode(ERRCODE_INV_INSUFFICIENT_STOCK),
-			 errmsg("insufficient stock for product " INT64_FORMAT, product_id),
+			 errmsg("insufficient stock for product \"%s\" (id " INT64_FORMAT ")",
+					inv_spi_text(0, 4), product_id),
 			 errdetail("Requested " INT64_FORMAT ", available " INT64_FORMAT " (stock level " INT64_FORMAT ", reserved " INT64_FORMAT ").",
 					   quantity, inv_spi_int64(0, 3, &isnull),
 					   inv_spi_int64(0, 1, &isnull),
@@ -204,6 +211,7 @@ inv_reserve_line(int64 supplier_id, const char *order_ref, int64 product_id,
 	{
 		int64		held;
 		char	   *held_retailer;
+		char	   *held_state;
 
 		/* A retry: hand back what the first call made, if it matches */
 		inv_plan_run(&find_reservation, args, NULL, false, 1);
@@ -227,6 +235,13 @@ inv_reserve_line(int64 supplier_id, const char *order_ref, int64 product_id,
 							   held, held_retailer ? held_retailer : "(none)",
 							   quantity, retailer_id ? retailer_id : "(none)"),
 					 errhint("An order line is reserved once; use a new order reference for a different order.")));
+		held_state = SPI_getvalue(reservation, *tupdesc,
+								  SPI_fnumber(*tupdesc, "state"));
+		if (strcmp(held_state, "reserved") != 0)
+			ereport(NOTICE,
+					(errmsg("order \"%s\" already reserved product " INT64_FORMAT ", and that reservation is now %s",
+							order_ref, product_id, held_state),
+					 errhint("Nothing is held for it now; use a new order reference to order again.")));
 		return reservation;
 	}
 	reservation = SPI_tuptable->vals[0];
@@ -448,21 +463,45 @@ static void
 inv_refuse_transition(InvAction action, int64 reservation_id,
 					  const char *state)
 {
-	const char *verb = (action == INV_CONFIRM) ? "confirm" : "dispatch";
+	const char *verb;
 
-	if (action == INV_DISPATCH && strcmp(state, "reserved") == 0)
+	switch (action)
+	{
+		case INV_CONFIRM:
+			verb = "confirm";
+			break;
+		case INV_RELEASE:
+			verb = "release";
+			break;
+		case INV_CANCEL:
+			verb = "cancel";
+			break;
+		default:
+			verb = "dispatch";
+			break;
+	}
+
+	/* Units already sold: point at the way back that still exists */
+	if (strcmp(state, "confirmed") == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INV_RESERVATION_FINISHED),
-				 errmsg("cannot dispatch reservation " INT64_FORMAT, reservation_id),
+				 errmsg("cannot %s reservation " INT64_FORMAT, verb, reservation_id),
+				 errdetail("The reservation is already confirmed; its units are committed to the order."),
+				 errhint("To call off a confirmed order, use inventory.inv_cancel().")));
+	if (strcmp(state, "dispatched") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INV_RESERVATION_FINISHED),
+				 errmsg("cannot %s reservation " INT64_FORMAT, verb, reservation_id),
+				 errdetail("The reservation is already dispatched; its units have left the building."),
+				 errhint("To take units back into stock, record a return with inventory.inv_adjust().")));
+	if (strcmp(state, "reserved") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INV_RESERVATION_FINISHED),
+				 errmsg("cannot %s reservation " INT64_FORMAT, verb, reservation_id),
 				 errdetail("The reservation has not been confirmed."),
 				 errhint("Confirm the order before dispatching it.")));
-	if (action == INV_RELEASE)
-		ereport(ERROR,
-				(errcode(ERRCODE_INV_RESERVATION_FINISHED),
-				 errmsg("cannot release reservation " INT64_FORMAT, reservation_id),
-				 errdetail("The reservation is already %s; its units are committed to the order.",
-						   state),
-				 errhint("To take units back into stock, record a return with inventory.inv_adjust().")));
+
+	/* Released or expired: nothing is held any more */
 	ereport(ERROR,
 			(errcode(ERRCODE_INV_RESERVATION_FINISHED),
 			 errmsg("cannot %s reservation " INT64_FORMAT, verb, reservation_id),
@@ -510,6 +549,14 @@ inv_transition(int64 supplier_id, int64 reservation_id, InvAction action,
 	};
 	static InvPlan release_stock = {
 		"UPDATE inventory.stock_slot SET reserved = reserved - $4 "
+		"WHERE supplier_id = $1 AND product_id = $2 AND slot = $3",
+		4, {INT8OID, INT8OID, INT2OID, INT8OID}, NULL
+	};
+	static InvPlan cancel_stock = {
+		"UPDATE inventory.stock_slot SET "
+		"stock_level = stock_level"
+		" + CASE WHEN made_to_order THEN 0 ELSE $4 END, "
+		"committed = committed - $4 "
 		"WHERE supplier_id = $1 AND product_id = $2 AND slot = $3",
 		4, {INT8OID, INT8OID, INT2OID, INT8OID}, NULL
 	};
@@ -597,6 +644,20 @@ inv_transition(int64 supplier_id, int64 reservation_id, InvAction action,
 					 strcmp(state, "dispatched") == 0)
 				inv_refuse_transition(action, reservation_id, state);
 			break;
+		case INV_CANCEL:
+			if (strcmp(state, "reserved") == 0)
+			{
+				stock_plan = &release_stock;
+				new_state = "released";
+			}
+			else if (strcmp(state, "confirmed") == 0)
+			{
+				stock_plan = &cancel_stock;
+				new_state = "released";
+			}
+			else if (strcmp(state, "dispatched") == 0)
+				inv_refuse_transition(action, reservation_id, state);
+			break;
 		case INV_DISPATCH:
 			if (strcmp(state, "confirmed") == 0)
 			{
@@ -631,9 +692,24 @@ inv_transition(int64 supplier_id, int64 reservation_id, InvAction action,
 	}
 
 	/* Move the units, then the reservation's state */
-	change.kind = action == INV_CONFIRM ? "confirm" :
-		action == INV_RELEASE ? "release" :
-		action == INV_DISPATCH ? "dispatch" : "expire";
+	switch (action)
+	{
+		case INV_CONFIRM:
+			change.kind = "confirm";
+			break;
+		case INV_RELEASE:
+			change.kind = "release";
+			break;
+		case INV_CANCEL:
+			change.kind = "cancel";
+			break;
+		case INV_DISPATCH:
+			change.kind = "dispatch";
+			break;
+		case INV_EXPIRE:
+			change.kind = "expire";
+			break;
+	}
 	change.reason = reason;
 	change.order_ref = order_ref;
 	change.reservation_id = reservation_id;
@@ -770,6 +846,17 @@ inv_release(PG_FUNCTION_ARGS)
 }
 
 /*
+ * inv_cancel(reservation_id, reason)
+ *		The order was called off: an open reservation is released, and a
+ *		confirmed one gives its committed units back to the stock level.
+ */
+Datum
+inv_cancel(PG_FUNCTION_ARGS)
+{
+	return inv_transition_one(fcinfo, INV_CANCEL);
+}
+
+/*
  * inv_dispatch(reservation_id)
  *		The confirmed units left the building.
  */
@@ -797,6 +884,16 @@ Datum
 inv_release_order(PG_FUNCTION_ARGS)
 {
 	return inv_transition_order(fcinfo, INV_RELEASE);
+}
+
+/*
+ * inv_cancel_order(order_ref, reason)
+ *		inv_cancel for every line of an order.
+ */
+Datum
+inv_cancel_order(PG_FUNCTION_ARGS)
+{
+	return inv_transition_order(fcinfo, INV_CANCEL);
 }
 
 /*

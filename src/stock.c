@@ -165,6 +165,7 @@ inv_adjust(PG_FUNCTION_ARGS)
 	result[2] = Int64GetDatum(level_after);
 	result[3] = Int64GetDatum(reserved);
 	result[4] = Int64GetDatum(level_after - reserved);
+	result_nulls[4] = made_to_order;	/* not limited by stock */
 	result[5] = Int64GetDatum(committed);
 	result_desc = BlessTupleDesc(result_desc);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(result_desc, result,

@@ -13,7 +13,7 @@
 BEGIN;
 SET search_path = inventory, public, pg_catalog;
 
-SELECT plan(136);
+SELECT plan(141);
 
 -- ---------- schema, tables, view ----------
 SELECT has_schema('inventory', 'schema inventory exists');
@@ -192,9 +192,9 @@ SELECT col_has_check('inventory', 'stock_slot',
 	'stock_slot has a check tying reserved to stock_level and made_to_order');
 SELECT ok(EXISTS (SELECT FROM pg_catalog.pg_constraint
 				  WHERE conrelid = 'inventory.stock_slot'::regclass
-					AND conname = 'stock_slot_not_oversold'
+					AND conname = 'stock_slot_within_stock_level'
 					AND contype = 'c'),
-	'stock_slot has the check constraint stock_slot_not_oversold');
+	'stock_slot has the check constraint stock_slot_within_stock_level');
 SELECT col_has_check('inventory', 'reservation', 'quantity',
 	'reservation.quantity is checked');
 SELECT col_has_check('inventory', 'reservation', 'order_ref',
@@ -243,6 +243,12 @@ SELECT has_function('inventory', 'inv_confirm_order', ARRAY['text'],
 	'inv_confirm_order(text) exists');
 SELECT has_function('inventory', 'inv_release_order', ARRAY['text', 'text'],
 	'inv_release_order(text, text) exists');
+SELECT has_function('inventory', 'inv_cancel', ARRAY['bigint', 'text'],
+	'inv_cancel(bigint, text) exists');
+SELECT has_function('inventory', 'inv_cancel_order', ARRAY['text', 'text'],
+	'inv_cancel_order(text, text) exists');
+SELECT has_function('inventory', 'inv_product_guard', ARRAY[]::name[],
+	'trigger function inv_product_guard() exists');
 SELECT has_function('inventory', 'inv_dispatch_order', ARRAY['text'],
 	'inv_dispatch_order(text) exists');
 SELECT has_function('inventory', 'inv_expire', ARRAY[]::name[],
@@ -343,6 +349,11 @@ SELECT isnt_definer('inventory', 'inv_reserve',
 	'inv_reserve() is not SECURITY DEFINER');
 
 -- ---------- triggers ----------
+SELECT has_trigger('inventory', 'product', 'product_guard',
+	'product has trigger product_guard');
+SELECT trigger_is('inventory', 'product', 'product_guard',
+	'inventory', 'inv_product_guard',
+	'product_guard runs inv_product_guard()');
 SELECT has_trigger('inventory', 'product', 'product_created',
 	'product has trigger product_created');
 SELECT trigger_is('inventory', 'product', 'product_created',

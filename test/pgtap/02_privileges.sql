@@ -14,7 +14,7 @@
 BEGIN;
 SET search_path = inventory, public, pg_catalog;
 
-SELECT plan(58);
+SELECT plan(59);
 
 -- ---------- what PUBLIC holds ----------
 SELECT is_empty(
@@ -68,6 +68,8 @@ SELECT function_privs_are('inventory', 'inv_confirm', ARRAY['bigint'],
 	'public', ARRAY[]::name[], 'PUBLIC may not execute inv_confirm()');
 SELECT function_privs_are('inventory', 'inv_release', ARRAY['bigint', 'text'],
 	'public', ARRAY[]::name[], 'PUBLIC may not execute inv_release()');
+SELECT function_privs_are('inventory', 'inv_cancel', ARRAY['bigint', 'text'],
+	'public', ARRAY[]::name[], 'PUBLIC may not execute inv_cancel()');
 SELECT function_privs_are('inventory', 'inv_dispatch', ARRAY['bigint'],
 	'public', ARRAY[]::name[], 'PUBLIC may not execute inv_dispatch()');
 SELECT function_privs_are('inventory', 'inv_confirm_order', ARRAY['text'],
