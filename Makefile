@@ -9,7 +9,11 @@ OBJS = \
 	src/ledger.o \
 	src/stock.o \
 	src/reservation.o \
-	src/verify.o
+	src/verify.o \
+	src/lock_shmem.o \
+	src/lock_worker.o \
+	src/order_lock.o \
+	src/expiry_worker.o
 
 EXTENSION = inventory
 DATA = inventory--1.0.sql
@@ -28,7 +32,7 @@ ISOLATION_OPTS = --inputdir=test/isolation
 # test/run_all.sh starts a private one for them.
 
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter
-SHLIB_LINK =
+SHLIB_LINK = -lhiredis
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)

@@ -65,6 +65,21 @@ REVOKE ALL ON inventory.stock_slot, inventory.ledger FROM regress_inventory_cler
 REVOKE ALL ON SCHEMA inventory FROM regress_inventory_clerk;
 DROP ROLE regress_inventory_clerk;
 
+-- Stock cannot leave a slot except through the ledger
+TRUNCATE inventory.stock_slot;
+\echo :LAST_ERROR_SQLSTATE
+UPDATE inventory.stock_slot SET slot = 3 WHERE product_id = 3;
+\echo :LAST_ERROR_SQLSTATE
+UPDATE inventory.stock_slot SET product_id = 1, slot = 1 WHERE product_id = 3;
+\echo :LAST_ERROR_SQLSTATE
+
+-- A stock row deleted by hand is named as such, and can be put back
+BEGIN;
+DELETE FROM inventory.stock_slot WHERE product_id = 3;
+SELECT * FROM inventory.inv_adjust(3, 1);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+
 -- A change that touches no quantity writes nothing
 SELECT count(*) AS ledger_before FROM inventory.ledger \gset
 UPDATE inventory.stock_slot SET stock_level = stock_level WHERE product_id = 3;

@@ -43,6 +43,13 @@ FROM inventory.inv_reserve('R-6', 'BESPOKE-9', 25);
 SELECT stock_level, reserved, available, committed
 FROM inventory.stock_slot WHERE product_id = 4;
 SELECT available FROM inventory.stock WHERE product_id = 4;
+
+-- Whether a product is made to order cannot change under open orders
+UPDATE inventory.product SET made_to_order = false WHERE sku = 'BESPOKE-9';
+\echo :LAST_ERROR_SQLSTATE
+UPDATE inventory.product SET made_to_order = true WHERE sku = 'WIDGET-1';
+\echo :LAST_ERROR_SQLSTATE
+UPDATE inventory.product SET made_to_order = true WHERE sku = 'BESPOKE-9';
 SELECT * FROM inventory.inv_adjust('BESPOKE-9', 2, 'set', 'sample pieces');
 SELECT * FROM inventory.inv_adjust('BESPOKE-9', 0, 'set', 'samples sold');
 
@@ -62,6 +69,8 @@ SELECT * FROM inventory.inv_reserve('R-8', 1, NULL);
 SELECT * FROM inventory.inv_reserve('R-8', NULL::bigint, 1);
 \echo :LAST_ERROR_SQLSTATE
 SELECT * FROM inventory.inv_reserve('', 1, 1);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM inventory.inv_reserve(repeat('x', 201), 1, 1);
 \echo :LAST_ERROR_SQLSTATE
 SELECT * FROM inventory.inv_reserve(NULL, 1, 1);
 \echo :LAST_ERROR_SQLSTATE

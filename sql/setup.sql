@@ -31,6 +31,14 @@ SELECT inventory.inv_configure(7);
 SELECT inventory.inv_configure(7);		-- the same id again is fine
 SELECT inventory.inv_supplier_id();
 
+-- A configuration rolled back to a savepoint is forgotten at once
+BEGIN;
+SAVEPOINT before_change;
+SELECT inventory.inv_configure(9), inventory.inv_supplier_id();
+ROLLBACK TO before_change;
+SELECT inventory.inv_supplier_id();
+ROLLBACK;
+
 -- The catalogue used by the following tests
 INSERT INTO inventory.product (sku, name, low_stock_threshold)
 VALUES ('WIDGET-1', 'Widget', 5),
@@ -52,6 +60,8 @@ SELECT count(*) AS ledger_rows FROM inventory.ledger;
 SELECT inventory.inv_configure(8);
 \echo :LAST_ERROR_SQLSTATE
 UPDATE inventory.config SET supplier_id = 8;
+\echo :LAST_ERROR_SQLSTATE
+TRUNCATE inventory.config;
 \echo :LAST_ERROR_SQLSTATE
 SELECT supplier_id FROM inventory.config;
 

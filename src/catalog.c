@@ -102,3 +102,18 @@ inv_resolve_product(int64 supplier_id, FunctionCallInfo fcinfo, int argno)
 	elog(ERROR, "unexpected type %u for a product argument", argtype);
 	return 0;					/* keep compiler quiet */
 }
+
+/*
+ * inv_report_missing_slot
+ *		Raise the error for a product whose stock row was deleted by hand.
+ */
+void
+inv_report_missing_slot(int64 product_id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("product " INT64_FORMAT " has no stock row", product_id),
+			 errdetail("Its row in inventory.stock_slot was deleted directly."),
+			 errhint("Insert it again with INSERT INTO inventory.stock_slot (supplier_id, product_id) VALUES (inventory.inv_supplier_id(), " INT64_FORMAT ").",
+					 product_id)));
+}

@@ -20,12 +20,17 @@
 
 #include <limits.h>
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "storage/proc.h"
 #include "utils/guc.h"
 
+#include "expiry_worker.h"
 #include "inventory.h"
+#include "lock_service.h"
+#include "order_lock.h"
 
 PG_MODULE_MAGIC;
 
@@ -33,19 +38,53 @@ PG_MODULE_MAGIC;
 int			inv_reservation_timeout = 900;
 char	   *inv_actor = NULL;
 char	   *inv_reason = NULL;
+char	   *inv_redis_host = NULL;
+int			inv_redis_port = 6379;
+char	   *inv_redis_password = NULL;
+int			inv_redis_database = 0;
+int			inv_redis_connect_timeout = 1000;
+int			inv_redis_command_timeout = 1000;
+int			inv_lock_ttl = 10000;
+int			inv_lock_wait_timeout = 2000;
+int			inv_lock_max_hold = 900;
+int			inv_lock_scope = INV_SCOPE_NONE;
+int			inv_lock_failure_policy = INV_FAILURE_REFUSE;
+int			inv_max_locks = 4096;
+char	   *inv_expiry_databases = NULL;
+int			inv_expiry_interval = 60;
 
-/* Supplier id cache: valid while cached_supplier_lxid is the current one */
+static const struct config_enum_entry inv_lock_scope_options[] = {
+	{"none", INV_SCOPE_NONE, false},
+	{"reserve", INV_SCOPE_RESERVE, false},
+	{"order", INV_SCOPE_ORDER, false},
+	{NULL, 0, false}
+};
+
+static const struct config_enum_entry inv_lock_failure_options[] = {
+	{"refuse", INV_FAILURE_REFUSE, false},
+	{"fallback", INV_FAILURE_FALLBACK, false},
+	{NULL, 0, false}
+};
+
+/*
+ * Supplier id cache: valid within the (sub)transaction that filled it, so
+ * that a rolled-back inv_configure() cannot leave a value behind.
+ */
 static int64 cached_supplier_id = 0;
 static LocalTransactionId cached_supplier_lxid = InvalidLocalTransactionId;
+static SubTransactionId cached_supplier_subxid = InvalidSubTransactionId;
 
 void		_PG_init(void);
+static bool inv_check_redis_host(char **newval, void **extra, GucSource source);
+static const char *inv_show_redis_password(void);
+static void inv_define_lock_settings(void);
 
 PG_FUNCTION_INFO_V1(inv_supplier_id);
 PG_FUNCTION_INFO_V1(inv_configure);
 
 /*
- * Module load callback: define the settings.  None of them needs the library
- * to be preloaded.
+ * Module load callback: define the settings, and when the library is
+ * preloaded, set up the lock service and the expiry workers.
  */
 void
 _PG_init(void)
@@ -88,7 +127,236 @@ _PG_init(void)
 							   NULL,
 							   NULL);
 
+	inv_define_lock_settings();
+	inv_order_lock_init();
+
+	/*
+	 * Shared memory and workers exist only when loaded at server start, and
+	 * so do the settings that size or name them.
+	 */
+	if (process_shared_preload_libraries_in_progress)
+	{
+		DefineCustomIntVariable("inventory.max_locks",
+								"Number of cross-node locks this node can track at once.",
+								"Also the number of releases that can wait for the lock service.",
+								&inv_max_locks,
+								4096,
+								16,
+								1000000,
+								PGC_POSTMASTER,
+								0,
+								NULL,
+								NULL,
+								NULL);
+
+		DefineCustomStringVariable("inventory.expiry_databases",
+								   "Databases whose lapsed reservations a background worker expires.",
+								   "A comma-separated list; one worker per database.",
+								   &inv_expiry_databases,
+								   "",
+								   PGC_POSTMASTER,
+								   GUC_LIST_INPUT,
+								   NULL,
+								   NULL,
+								   NULL);
+
+		inv_lock_shmem_init();
+		inv_lock_worker_register();
+		inv_expiry_workers_register();
+	}
+
 	MarkGUCPrefixReserved("inventory");
+}
+
+/*
+ * inv_define_lock_settings
+ *		Define the settings of the cross-node order locks.  The connection
+ *		settings are read by the lock service worker, and reloadable.
+ */
+static void
+inv_define_lock_settings(void)
+{
+	DefineCustomStringVariable("inventory.redis_host",
+							   "Redis server holding the cross-node order locks.",
+							   "A host name or address, or the path of a Unix socket.",
+							   &inv_redis_host,
+							   "127.0.0.1",
+							   PGC_SIGHUP,
+							   0,
+							   inv_check_redis_host,
+							   NULL,
+							   NULL);
+
+	DefineCustomIntVariable("inventory.redis_port",
+							"TCP port of the Redis server.",
+							NULL,
+							&inv_redis_port,
+							6379,
+							1,
+							65535,
+							PGC_SIGHUP,
+							0,
+							NULL,
+							NULL,
+							NULL);
+
+	DefineCustomStringVariable("inventory.redis_password",
+							   "Password the lock service gives Redis.",
+							   "Never shown: SHOW prints a placeholder when it is set.",
+							   &inv_redis_password,
+							   "",
+							   PGC_SIGHUP,
+							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL,
+							   NULL,
+							   NULL,
+							   inv_show_redis_password);
+
+	DefineCustomIntVariable("inventory.redis_database",
+							"Redis database number holding the locks.",
+							NULL,
+							&inv_redis_database,
+							0,
+							0,
+							1023,
+							PGC_SIGHUP,
+							0,
+							NULL,
+							NULL,
+							NULL);
+
+	DefineCustomIntVariable("inventory.redis_connect_timeout",
+							"Time allowed to connect to Redis.",
+							NULL,
+							&inv_redis_connect_timeout,
+							1000,
+							10,
+							60000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL,
+							NULL,
+							NULL);
+
+	DefineCustomIntVariable("inventory.redis_command_timeout",
+							"Time allowed for Redis to answer a batch of lock commands.",
+							NULL,
+							&inv_redis_command_timeout,
+							1000,
+							10,
+							60000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL,
+							NULL,
+							NULL);
+
+	DefineCustomIntVariable("inventory.lock_ttl",
+							"Time-to-live of an order lock in Redis.",
+							"A lock not renewed or released within this time lapses.",
+							&inv_lock_ttl,
+							10000,
+							100,
+							3600000,
+							PGC_SUSET,
+							GUC_UNIT_MS,
+							NULL,
+							NULL,
+							NULL);
+
+	DefineCustomIntVariable("inventory.lock_wait_timeout",
+							"Time an order waits for a lock held by another order.",
+							NULL,
+							&inv_lock_wait_timeout,
+							2000,
+							0,
+							3600000,
+							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL,
+							NULL,
+							NULL);
+
+	DefineCustomIntVariable("inventory.lock_max_hold",
+							"Longest time an order-scope lock is kept alive.",
+							"Past it the lock lapses; the reservation still holds its units.",
+							&inv_lock_max_hold,
+							900,
+							1,
+							86400,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL,
+							NULL,
+							NULL);
+
+	DefineCustomEnumVariable("inventory.lock_scope",
+							 "How long a reservation holds the cross-node lock on its product.",
+							 "none: no cross-node lock; reserve: while the reservation is made; "
+							 "order: until the order is confirmed, released or expired.",
+							 &inv_lock_scope,
+							 INV_SCOPE_NONE,
+							 inv_lock_scope_options,
+							 PGC_SUSET,
+							 0,
+							 NULL,
+							 NULL,
+							 NULL);
+
+	DefineCustomEnumVariable("inventory.lock_failure_policy",
+							 "What an order does when Redis cannot be reached.",
+							 "refuse: fail at once; fallback: go on with row locks only, with a warning.",
+							 &inv_lock_failure_policy,
+							 INV_FAILURE_REFUSE,
+							 inv_lock_failure_options,
+							 PGC_SUSET,
+							 0,
+							 NULL,
+							 NULL,
+							 NULL);
+
+	DefineCustomIntVariable("inventory.expiry_interval",
+							"Time between two expiry sweeps of the expiry workers.",
+							NULL,
+							&inv_expiry_interval,
+							60,
+							1,
+							86400,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL,
+							NULL,
+							NULL);
+}
+
+/*
+ * inv_check_redis_host
+ *		GUC check hook: a host name must be short enough to use.
+ */
+static bool
+inv_check_redis_host(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL || (*newval)[0] == '\0')
+	{
+		GUC_check_errdetail("The Redis host must not be empty.");
+		return false;
+	}
+	if (strlen(*newval) >= 256)
+	{
+		GUC_check_errdetail("The Redis host must be shorter than 256 bytes.");
+		return false;
+	}
+	return true;
+}
+
+/*
+ * inv_show_redis_password
+ *		GUC show hook: never reveal the password, only whether there is one.
+ */
+static const char *
+inv_show_redis_password(void)
+{
+	return (inv_redis_password && inv_redis_password[0] != '\0') ?
+		"********" : "";
 }
 
 /*
@@ -107,8 +375,10 @@ inv_get_supplier_id(void)
 	};
 	bool		isnull;
 
-	/* One look-up per transaction is enough */
-	if (cached_supplier_lxid == MyProc->lxid && cached_supplier_id > 0)
+	/* One look-up per (sub)transaction is enough */
+	if (cached_supplier_lxid == MyProc->lxid &&
+		cached_supplier_subxid == GetCurrentSubTransactionId() &&
+		cached_supplier_id > 0)
 		return cached_supplier_id;
 
 	inv_plan_run(&read_config, NULL, NULL, true, 1);
@@ -121,6 +391,7 @@ inv_get_supplier_id(void)
 
 	cached_supplier_id = inv_spi_int64(0, 1, &isnull);
 	cached_supplier_lxid = MyProc->lxid;
+	cached_supplier_subxid = GetCurrentSubTransactionId();
 	return cached_supplier_id;
 }
 
@@ -202,7 +473,9 @@ inv_configure(PG_FUNCTION_ARGS)
 
 	values[0] = Int64GetDatum(supplier_id);
 	inv_plan_run(&upsert_config, values, NULL, false, 0);
-	cached_supplier_lxid = InvalidLocalTransactionId;
+	cached_supplier_id = supplier_id;
+	cached_supplier_lxid = MyProc->lxid;
+	cached_supplier_subxid = GetCurrentSubTransactionId();
 
 	SPI_finish();
 

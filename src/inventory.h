@@ -37,6 +37,13 @@
 #define ERRCODE_INV_ORDER_LINE_CONFLICT		MAKE_SQLSTATE('I','V','0','0','8')
 #define ERRCODE_INV_NOT_CONFIGURED			MAKE_SQLSTATE('I','V','0','0','9')
 #define ERRCODE_INV_ALREADY_CONFIGURED		MAKE_SQLSTATE('I','V','0','1','0')
+#define ERRCODE_INV_LOCK_TIMEOUT			MAKE_SQLSTATE('I','V','0','1','1')
+#define ERRCODE_INV_LOCK_UNAVAILABLE		MAKE_SQLSTATE('I','V','0','1','2')
+#define ERRCODE_INV_STALE_FENCE				MAKE_SQLSTATE('I','V','0','1','3')
+#define ERRCODE_INV_PRODUCT_IN_USE			MAKE_SQLSTATE('I','V','0','1','4')
+
+/* Longest order reference, in characters, as the reservation table allows */
+#define INV_MAX_ORDER_REF	200
 
 /*
  * A statement prepared on first use and kept for the life of the backend.
@@ -86,5 +93,6 @@ extern int64 inv_resolve_product(int64 supplier_id, FunctionCallInfo fcinfo,
 								 int argno);
 extern int64 inv_product_by_id(int64 supplier_id, int64 product_id);
 extern int64 inv_product_by_sku(int64 supplier_id, const char *sku);
+extern void inv_report_missing_slot(int64 product_id) pg_attribute_noreturn();
 
 #endif							/* INVENTORY_H */

@@ -123,6 +123,12 @@ inv_ledger_record(PG_FUNCTION_ARGS)
 	/* Make sure it is fired as it was declared */
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		elog(ERROR, "inv_ledger_record: not called by trigger manager");
+	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot truncate the inventory stock table"),
+				 errdetail("Every change of stock must reach the ledger."),
+				 errhint("Set stock levels to zero with inventory.inv_adjust(), or delete the products.")));
 	if (!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
 		!TRIGGER_FIRED_AFTER(trigdata->tg_event))
 		elog(ERROR, "inv_ledger_record: must be fired after each row");
@@ -147,6 +153,15 @@ inv_ledger_record(PG_FUNCTION_ARGS)
 	{
 		inv_read_slot(trigdata->tg_trigtuple, tupdesc, &before);
 		inv_read_slot(trigdata->tg_newtuple, tupdesc, &after);
+
+		/* The ledger follows a slot by its key: the key cannot move */
+		if (before.supplier_id != after.supplier_id ||
+			before.product_id != after.product_id ||
+			before.slot != after.slot)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot move stock between products or slots by updating a stock row"),
+					 errhint("Adjust each product's stock with inventory.inv_adjust() instead.")));
 	}
 
 	/* Nothing the ledger follows has moved: nothing to record */
@@ -169,8 +184,7 @@ inv_ledger_record(PG_FUNCTION_ARGS)
 	values[9] = Int64GetDatum(after.reserved);
 	values[10] = Int64GetDatum(before.committed);
 	values[11] = Int64GetDatum(after.committed);
-	values[12] = inv_nonempty(change && change->reason ?
-							  change->reason : inv_reason, &nulls[12]);
+	values[12] = inv_nonempty(change ? change->reason : inv_reason, &nulls[12]);
 	values[13] = inv_nonempty(change ? change->order_ref : NULL, &nulls[13]);
 	values[14] = Int64GetDatum(change ? change->reservation_id : 0);
 	if (change == NULL || change->reservation_id == 0)

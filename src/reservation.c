@@ -47,6 +47,7 @@
 #include "common/int.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -54,6 +55,7 @@
 #include "utils/tuplestore.h"
 
 #include "inventory.h"
+#include "order_lock.h"
 
 /* What a caller asks of a reservation */
 typedef enum InvAction
@@ -103,6 +105,12 @@ inv_check_order_ref(FunctionCallInfo fcinfo, int argno)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("order reference must not be empty")));
+	if (pg_mbstrlen(order_ref) > INV_MAX_ORDER_REF)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("order reference is too long"),
+				 errdetail("It has %d characters; the most allowed is %d.",
+						   pg_mbstrlen(order_ref), INV_MAX_ORDER_REF)));
 	return order_ref;
 }
 
@@ -121,15 +129,17 @@ inv_check_quantity(int64 quantity)
 }
 
 /*
- * inv_report_shortage
- *		Raise IV002 for a product whose available stock does not cover the
- *		quantity asked for, with the numbers as they are now.
+ * inv_report_refusal
+ *		Raise the error for a stock update that matched no row: IV013 if a
+ *		newer lock holder has written to the row since our lock was granted,
+ *		otherwise IV002 with the numbers as they are now.
  */
 static void
-inv_report_shortage(int64 supplier_id, int64 product_id, int64 quantity)
+inv_report_refusal(int64 supplier_id, int64 product_id, int64 quantity,
+				   int64 fence)
 {
 	static InvPlan read_slot = {
-		"SELECT s.stock_level, s.reserved, s.available, p.sku "
+		"SELECT s.stock_level, s.reserved, s.available, p.sku, s.lock_fence "
 		"FROM inventory.stock_slot s JOIN inventory.product p "
 		"USING (supplier_id, product_id) "
 		"WHERE s.supplier_id = $1 AND s.product_id = $2 AND s.slot = 0",
@@ -137,12 +147,23 @@ inv_report_shortage(int64 supplier_id, int64 product_id, int64 quantity)
 	};
 	Datum		args[2];
 	bool		isnull;
+	int64		accepted_fence;
 
 	args[0] = Int64GetDatum(supplier_id);
 	args[1] = Int64GetDatum(product_id);
 	inv_plan_run(&read_slot, args, NULL, false, 1);
 	if (SPI_processed != 1)
-		elog(ERROR, "product " INT64_FORMAT " has no stock slot", product_id);
+		inv_report_missing_slot(product_id);
+
+	accepted_fence = inv_spi_int64(0, 5, &isnull);
+	if (fence > 0 && accepted_fence >= fence)
+		ereport(ERROR,
+				(errcode(ERRCODE_INV_STALE_FENCE),
+				 errmsg("order lock on product \"%s\" (id " INT64_FORMAT ") was superseded",
+						inv_spi_text(0, 4), product_id),
+				 errdetail("This call's lock has fencing number " INT64_FORMAT "; the stock row already accepted " INT64_FORMAT " from a later holder.",
+						   fence, accepted_fence),
+				 errhint("The lock lapsed while this call stalled; nothing was changed, so the order can be retried.")));
 
 	ereport(ERROR,
 			(errcode(ERRCODE_INV_INSUFFICIENT_STOCK),
@@ -156,9 +177,76 @@ inv_report_shortage(int64 supplier_id, int64 product_id, int64 quantity)
 }
 
 /*
+ * inv_existing_line
+ *		Return the reservation an earlier call made for this order line, or
+ *		NULL if there is none; refuse it if it differs from this call.
+ *
+ * The row is allocated in the current SPI context and its descriptor
+ * stored in *tupdesc.
+ */
+static HeapTuple
+inv_existing_line(int64 supplier_id, const char *order_ref, int64 product_id,
+				  int64 quantity, const char *retailer_id, TupleDesc *tupdesc)
+{
+	static InvPlan find_reservation = {
+		"SELECT * FROM inventory.reservation "
+		"WHERE supplier_id = $1 AND order_ref = $2 AND product_id = $3",
+		3, {INT8OID, TEXTOID, INT8OID}, NULL
+	};
+	Datum		args[3];
+	HeapTuple	reservation;
+	int64		held;
+	char	   *held_retailer;
+	char	   *held_state;
+	bool		isnull;
+
+	args[0] = Int64GetDatum(supplier_id);
+	args[1] = CStringGetTextDatum(order_ref);
+	args[2] = Int64GetDatum(product_id);
+	inv_plan_run(&find_reservation, args, NULL, false, 1);
+	if (SPI_processed == 0)
+		return NULL;
+	reservation = SPI_tuptable->vals[0];
+	*tupdesc = SPI_tuptable->tupdesc;
+
+	/* A retry must ask for what the first call got */
+	held = DatumGetInt64(SPI_getbinval(reservation, *tupdesc,
+									   SPI_fnumber(*tupdesc, "quantity"),
+									   &isnull));
+	held_retailer = SPI_getvalue(reservation, *tupdesc,
+								 SPI_fnumber(*tupdesc, "retailer_id"));
+	if (held != quantity ||
+		(held_retailer == NULL) != (retailer_id == NULL) ||
+		(held_retailer && strcmp(held_retailer, retailer_id) != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INV_ORDER_LINE_CONFLICT),
+				 errmsg("order \"%s\" already has a different reservation for product " INT64_FORMAT,
+						order_ref, product_id),
+				 errdetail("The existing reservation holds " INT64_FORMAT " for retailer %s; this call asked for " INT64_FORMAT " for retailer %s.",
+						   held, held_retailer ? held_retailer : "(none)",
+						   quantity, retailer_id ? retailer_id : "(none)"),
+				 errhint("An order line is reserved once; use a new order reference for a different order.")));
+
+	/* It may have ended since */
+	held_state = SPI_getvalue(reservation, *tupdesc,
+							  SPI_fnumber(*tupdesc, "state"));
+	if (strcmp(held_state, "reserved") != 0)
+		ereport(NOTICE,
+				(errmsg("order \"%s\" already reserved product " INT64_FORMAT ", and that reservation is now %s",
+						order_ref, product_id, held_state),
+				 errhint("Nothing is held for it now; use a new order reference to order again.")));
+	return reservation;
+}
+
+/*
  * inv_reserve_line
  *		Reserve quantity units of a product for an order line, or find the
  *		reservation an earlier call made for the same line.
+ *
+ * With a cross-node lock scope in force, the product's lock is taken first
+ * and its fencing number written to the stock row.  A retry looks for the
+ * earlier reservation before it asks for the lock, which that reservation
+ * may still own.
  *
  * Returns the reservation row, allocated in the current SPI context; the
  * row's descriptor is stored in *tupdesc.  The caller must be connected to
@@ -170,33 +258,47 @@ inv_reserve_line(int64 supplier_id, const char *order_ref, int64 product_id,
 {
 	static InvPlan insert_reservation = {
 		"INSERT INTO inventory.reservation (supplier_id, order_ref, "
-		"product_id, slot, retailer_id, quantity, expires_at) "
+		"product_id, slot, retailer_id, quantity, expires_at, lock_token, "
+		"lock_fence) "
 		"VALUES ($1, $2, $3, 0, $4, $5, "
-		"pg_catalog.now() + pg_catalog.make_interval(secs => $6)) "
+		"pg_catalog.statement_timestamp() + "
+		"pg_catalog.make_interval(secs => $6), $7, $8) "
 		"ON CONFLICT (supplier_id, order_ref, product_id) DO NOTHING "
 		"RETURNING *",
-		6, {INT8OID, TEXTOID, INT8OID, TEXTOID, INT8OID, FLOAT8OID}, NULL
-	};
-	static InvPlan find_reservation = {
-		"SELECT * FROM inventory.reservation "
-		"WHERE supplier_id = $1 AND order_ref = $2 AND product_id = $3",
-		3, {INT8OID, TEXTOID, INT8OID}, NULL
+		8, {INT8OID, TEXTOID, INT8OID, TEXTOID, INT8OID, FLOAT8OID, TEXTOID,
+		INT8OID}, NULL
 	};
 	static InvPlan take_stock = {
-		"UPDATE inventory.stock_slot SET reserved = reserved + $4 "
+		"UPDATE inventory.stock_slot SET reserved = reserved + $4, "
+		"lock_fence = pg_catalog.int8larger(lock_fence, $5) "
 		"WHERE supplier_id = $1 AND product_id = $2 AND slot = $3 "
-		"AND (made_to_order OR available >= $4)",
-		4, {INT8OID, INT8OID, INT2OID, INT8OID}, NULL
+		"AND (made_to_order OR available >= $4) "
+		"AND ($5 = 0 OR lock_fence < $5)",
+		5, {INT8OID, INT8OID, INT2OID, INT8OID, INT8OID}, NULL
 	};
-	Datum		args[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		args[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	HeapTuple	reservation;
 	InvChange	change = {0};
+	char		token[INV_LOCK_TOKEN_LEN];
+	int64		fence = 0;
 	bool		isnull;
 
+	/* Take the cross-node lock, unless this is a retry */
+	if (inv_order_lock_scope() != INV_SCOPE_NONE)
+	{
+		reservation = inv_existing_line(supplier_id, order_ref, product_id,
+										quantity, retailer_id, tupdesc);
+		if (reservation != NULL)
+			return reservation;
+		fence = inv_order_lock_acquire(supplier_id, product_id, token);
+	}
+	else
+		token[0] = '\0';
+
 	/*
-	 * Claim the order line first.  If the same line is being reserved by
-	 * another transaction, the unique index makes us wait for its outcome.
+	 * Claim the order line.  If the same line is being reserved by another
+	 * transaction, the unique index makes us wait for its outcome.
 	 */
 	args[0] = Int64GetDatum(supplier_id);
 	args[1] = CStringGetTextDatum(order_ref);
@@ -205,43 +307,20 @@ inv_reserve_line(int64 supplier_id, const char *order_ref, int64 product_id,
 	nulls[3] = retailer_id ? ' ' : 'n';
 	args[4] = Int64GetDatum(quantity);
 	args[5] = Float8GetDatum((double) inv_reservation_timeout);
+	args[6] = token[0] ? CStringGetTextDatum(token) : (Datum) 0;
+	nulls[6] = token[0] ? ' ' : 'n';
+	args[7] = Int64GetDatum(fence);
+	nulls[7] = fence > 0 ? ' ' : 'n';
 	inv_plan_run(&insert_reservation, args, nulls, false, 0);
 
 	if (SPI_processed == 0)
 	{
-		int64		held;
-		char	   *held_retailer;
-		char	   *held_state;
-
-		/* A retry: hand back what the first call made, if it matches */
-		inv_plan_run(&find_reservation, args, NULL, false, 1);
-		if (SPI_processed != 1)
+		/* A retry that raced the first attempt: that one owns the line */
+		inv_order_lock_release_at_commit(supplier_id, product_id, token);
+		reservation = inv_existing_line(supplier_id, order_ref, product_id,
+										quantity, retailer_id, tupdesc);
+		if (reservation == NULL)
 			elog(ERROR, "order line \"%s\" vanished after a conflict", order_ref);
-		reservation = SPI_tuptable->vals[0];
-		*tupdesc = SPI_tuptable->tupdesc;
-		held = DatumGetInt64(SPI_getbinval(reservation, *tupdesc,
-										   SPI_fnumber(*tupdesc, "quantity"),
-										   &isnull));
-		held_retailer = SPI_getvalue(reservation, *tupdesc,
-									 SPI_fnumber(*tupdesc, "retailer_id"));
-		if (held != quantity ||
-			(held_retailer == NULL) != (retailer_id == NULL) ||
-			(held_retailer && strcmp(held_retailer, retailer_id) != 0))
-			ereport(ERROR,
-					(errcode(ERRCODE_INV_ORDER_LINE_CONFLICT),
-					 errmsg("order \"%s\" already has a different reservation for product " INT64_FORMAT,
-							order_ref, product_id),
-					 errdetail("The existing reservation holds " INT64_FORMAT " for retailer %s; this call asked for " INT64_FORMAT " for retailer %s.",
-							   held, held_retailer ? held_retailer : "(none)",
-							   quantity, retailer_id ? retailer_id : "(none)"),
-					 errhint("An order line is reserved once; use a new order reference for a different order.")));
-		held_state = SPI_getvalue(reservation, *tupdesc,
-								  SPI_fnumber(*tupdesc, "state"));
-		if (strcmp(held_state, "reserved") != 0)
-			ereport(NOTICE,
-					(errmsg("order \"%s\" already reserved product " INT64_FORMAT ", and that reservation is now %s",
-							order_ref, product_id, held_state),
-					 errhint("Nothing is held for it now; use a new order reference to order again.")));
 		return reservation;
 	}
 	reservation = SPI_tuptable->vals[0];
@@ -257,9 +336,15 @@ inv_reserve_line(int64 supplier_id, const char *order_ref, int64 product_id,
 	args[1] = Int64GetDatum(product_id);
 	args[2] = Int16GetDatum(0);
 	args[3] = Int64GetDatum(quantity);
+	args[4] = Int64GetDatum(fence);
 	inv_plan_run_change(&take_stock, args, NULL, &change);
 	if (SPI_processed == 0)
-		inv_report_shortage(supplier_id, product_id, quantity);
+		inv_report_refusal(supplier_id, product_id, quantity, fence);
+
+	/* An order-scope lock now belongs to the reservation */
+	if (token[0] != '\0')
+		inv_order_lock_note(supplier_id, product_id, token,
+							change.reservation_id);
 
 	return reservation;
 }
@@ -526,14 +611,16 @@ inv_transition(int64 supplier_id, int64 reservation_id, InvAction action,
 {
 	static InvPlan lock_reservation = {
 		"SELECT order_ref, product_id, slot, quantity, state, "
-		"expires_at <= pg_catalog.now(), expires_at "
+		"expires_at <= pg_catalog.statement_timestamp(), expires_at, "
+		"lock_token "
 		"FROM inventory.reservation "
 		"WHERE supplier_id = $1 AND reservation_id = $2 FOR UPDATE",
 		2, {INT8OID, INT8OID}, NULL
 	};
 	static InvPlan lock_reservation_nowait = {
 		"SELECT order_ref, product_id, slot, quantity, state, "
-		"expires_at <= pg_catalog.now(), expires_at "
+		"expires_at <= pg_catalog.statement_timestamp(), expires_at, "
+		"lock_token "
 		"FROM inventory.reservation "
 		"WHERE supplier_id = $1 AND reservation_id = $2 "
 		"FOR UPDATE SKIP LOCKED",
@@ -718,8 +805,12 @@ inv_transition(int64 supplier_id, int64 reservation_id, InvAction action,
 	args[3] = Int64GetDatum(quantity);
 	inv_plan_run_change(stock_plan, args, NULL, &change);
 	if (SPI_processed != 1)
-		elog(ERROR, "stock slot %d of product " INT64_FORMAT " is missing",
-			 slot, product_id);
+		inv_report_missing_slot(product_id);
+
+	/* Whoever ends an order-scope reservation gives back its lock */
+	if (strcmp(state, "reserved") == 0)
+		inv_order_lock_release_at_commit(supplier_id, product_id,
+										 SPI_getvalue(row, rowdesc, 8));
 
 	args[1] = Int64GetDatum(reservation_id);
 	args[2] = CStringGetTextDatum(new_state);
@@ -920,7 +1011,7 @@ inv_expire(PG_FUNCTION_ARGS)
 	static InvPlan lapsed_reservations = {
 		"SELECT reservation_id FROM inventory.reservation "
 		"WHERE supplier_id = $1 AND state = 'reserved' "
-		"AND expires_at <= pg_catalog.now() "
+		"AND expires_at <= pg_catalog.statement_timestamp() "
 		"ORDER BY product_id, slot, reservation_id",
 		1, {INT8OID}, NULL
 	};

@@ -115,7 +115,7 @@ inv_adjust(PG_FUNCTION_ARGS)
 	args[1] = Int64GetDatum(product_id);
 	inv_plan_run(&lock_slot, args, NULL, false, 0);
 	if (SPI_processed != 1)
-		elog(ERROR, "product " INT64_FORMAT " has no stock slot", product_id);
+		inv_report_missing_slot(product_id);
 	level_before = inv_spi_int64(0, 1, &isnull);
 	reserved = inv_spi_int64(0, 2, &isnull);
 	committed = inv_spi_int64(0, 3, &isnull);

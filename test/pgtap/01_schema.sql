@@ -39,12 +39,12 @@ SELECT columns_are('inventory', 'product',
 	'product has the expected columns');
 SELECT columns_are('inventory', 'stock_slot',
 	ARRAY['supplier_id', 'product_id', 'slot', 'made_to_order',
-		  'stock_level', 'reserved', 'committed', 'available'],
+		  'stock_level', 'reserved', 'committed', 'available', 'lock_fence'],
 	'stock_slot has the expected columns');
 SELECT columns_are('inventory', 'reservation',
 	ARRAY['supplier_id', 'reservation_id', 'order_ref', 'product_id', 'slot',
 		  'retailer_id', 'quantity', 'state', 'created_at', 'expires_at',
-		  'updated_at'],
+		  'updated_at', 'lock_token', 'lock_fence'],
 	'reservation has the expected columns');
 SELECT columns_are('inventory', 'ledger',
 	ARRAY['supplier_id', 'ledger_id', 'product_id', 'slot', 'recorded_at',
@@ -388,8 +388,9 @@ SELECT results_eq(
 	  ORDER BY 1$$,
 	$$VALUES ('ledger_append_only', true, true, false, true, true, false),
 			 ('ledger_no_truncate', true, false, false, false, false, true),
-			 ('stock_slot_ledger', false, true, true, true, true, false)$$,
-	'ledger triggers fire: after each stock_slot row change; before ledger update, delete and truncate');
+			 ('stock_slot_ledger', false, true, true, true, true, false),
+			 ('stock_slot_no_truncate', true, false, false, false, false, true)$$,
+	'ledger triggers fire: after each stock_slot row change; before ledger update, delete and truncate; stock_slot cannot be truncated');
 
 -- ---------- extension bookkeeping ----------
 SELECT results_eq(

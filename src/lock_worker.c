@@ -1,0 +1,839 @@
+/*-------------------------------------------------------------------------
+ *
+ * lock_worker.c
+ *		The background worker that owns the connection to Redis.
+ *
+ * The worker waits on its latch.  Each time it wakes it takes every pending
+ * request, every queued release and every lease due for renewal, sends them
+ * to Redis in one pipeline, waits for the answers on the socket and the
+ * latch together (so that a shutdown is seen at once), and hands the answers
+ * back.  It never sleeps any other way.
+ *
+ * The lock protocol, which any other service can follow to take part in
+ * the same mutual exclusion:
+ *
+ *	key		inventory:supplier:<supplier id>:product:<product id>
+ *	fence	the same key followed by ":fence", an integer counter
+ *	take	SET key token NX PX ttl; if it was set, INCR fence and use the
+ *			result as the fencing number.  Both in one script, atomically.
+ *	renew	PEXPIRE key ttl, only while GET key is still our token
+ *	give	DEL key, only while GET key is still our token
+ *
+ * A token is 32 random hex digits.  Tokens make release safe: a lock that
+ * lapsed and was taken by someone else is never deleted by its old owner.
+ * Fencing numbers make stale writes safe: the stock row remembers the last
+ * number it accepted and refuses older ones.
+ *
+ * When Redis cannot be reached, acquisitions are answered "unavailable" at
+ * once, and the worker reconnects with exponential backoff, logging each
+ * change of state once.
+ *
+ * Copyright (c) 2026, the inventory authors
+ *
+ * IDENTIFICATION
+ *		src/lock_worker.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <hiredis/hiredis.h>
+#include <sys/time.h>
+
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/fd.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "inventory.h"
+#include "lock_service.h"
+
+/* The scripts of the protocol; KEYS[1] is the lock, ARGV[1] the token */
+#define INV_SCRIPT_TAKE \
+	"if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then " \
+	"return redis.call('INCR', KEYS[2]) end return 0"
+#define INV_SCRIPT_RENEW \
+	"if redis.call('GET', KEYS[1]) == ARGV[1] then " \
+	"return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0"
+#define INV_SCRIPT_GIVE \
+	"if redis.call('GET', KEYS[1]) == ARGV[1] then " \
+	"return redis.call('DEL', KEYS[1]) end return 0"
+
+/* Longest wait between two reconnection attempts */
+#define INV_MAX_BACKOFF_MS		5000
+
+/* What one pipelined command is for */
+typedef enum InvCommandKind
+{
+	INV_CMD_REQUEST,			/* a backend's request slot */
+	INV_CMD_RELEASE,			/* a queued release, or an abandoned lock */
+	INV_CMD_RENEW				/* a lease renewal */
+} InvCommandKind;
+
+typedef struct InvCommand
+{
+	InvCommandKind kind;
+	int			slot;			/* request slot, or held-table index */
+	InvLockOp	op;
+	int			ttl_ms;
+	char		key[INV_LOCK_KEY_LEN];
+	char		token[INV_LOCK_TOKEN_LEN];
+	redisReply *reply;
+} InvCommand;
+
+/* The worker's connection and the settings it was made with */
+static redisContext *redis = NULL;
+static char *connected_host = NULL;
+static int	connected_port = 0;
+static int	connected_database = 0;
+static char *connected_password = NULL;
+static int	backoff_ms = 0;
+static TimestampTz next_connect_at = 0;
+static bool ever_connected = false;
+static bool failure_logged = false;
+
+PGDLLEXPORT void inv_lock_worker_main(Datum main_arg);
+
+/*
+ * inv_lock_worker_register
+ *		Register the lock service worker.  Called from _PG_init while
+ *		shared_preload_libraries is processed.
+ */
+void
+inv_lock_worker_register(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 1;
+	strlcpy(worker.bgw_library_name, "inventory", BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, "inv_lock_worker_main", BGW_MAXLEN);
+	strlcpy(worker.bgw_name, "inventory lock service", BGW_MAXLEN);
+	strlcpy(worker.bgw_type, "inventory lock service", BGW_MAXLEN);
+	RegisterBackgroundWorker(&worker);
+}
+
+/*
+ * inv_set_state
+ *		Publish whether Redis is reachable, and log the change once.
+ */
+static void
+inv_set_state(bool connected, const char *error)
+{
+	bool		was_connected;
+
+	LWLockAcquire(inv_lock_shared->lock, LW_EXCLUSIVE);
+	was_connected = inv_lock_shared->connected;
+	inv_lock_shared->connected = connected;
+	if (connected)
+	{
+		inv_lock_shared->connected_since = GetCurrentTimestamp();
+		inv_lock_shared->last_error[0] = '\0';
+	}
+	else if (error)
+		strlcpy(inv_lock_shared->last_error, error, INV_LOCK_ERROR_LEN);
+	LWLockRelease(inv_lock_shared->lock);
+
+	if (connected && !was_connected)
+	{
+		ereport(LOG,
+				(errmsg("inventory lock service connected to Redis at %s:%d",
+						inv_redis_host, inv_redis_port)));
+		if (ever_connected)
+			pg_atomic_fetch_add_u64(&inv_lock_shared->counters.reconnects, 1);
+		ever_connected = true;
+		failure_logged = false;
+	}
+	else if (!connected && (was_connected || !failure_logged))
+	{
+		ereport(LOG,
+				(errmsg("inventory lock service cannot reach Redis at %s:%d",
+						inv_redis_host, inv_redis_port),
+				 errdetail_internal("%s", error ? error : "unknown error")));
+		failure_logged = true;
+	}
+}
+
+/*
+ * inv_disconnect
+ *		Drop the connection after a failure and schedule the next attempt.
+ */
+static void
+inv_disconnect(const char *error)
+{
+	if (redis != NULL)
+	{
+		redisFree(redis);
+		ReleaseExternalFD();
+		redis = NULL;
+	}
+	pg_atomic_fetch_add_u64(&inv_lock_shared->counters.redis_errors, 1);
+	backoff_ms = backoff_ms == 0 ? 100 : Min(backoff_ms * 2, INV_MAX_BACKOFF_MS);
+	next_connect_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+												  backoff_ms);
+	inv_set_state(false, error);
+}
+
+/*
+ * inv_redis_simple
+ *		Run one command during connection set-up; true if Redis did not
+ *		answer with an error.  On failure error receives the reason.
+ */
+static bool
+inv_redis_simple(char *error, int argc, const char **argv)
+{
+	redisReply *reply;
+	bool		ok;
+
+	reply = redisCommandArgv(redis, argc, argv, NULL);
+	if (reply == NULL)
+	{
+		strlcpy(error, redis->errstr, INV_LOCK_ERROR_LEN);
+		return false;
+	}
+	ok = reply->type != REDIS_REPLY_ERROR;
+	if (!ok)
+		strlcpy(error, reply->str, INV_LOCK_ERROR_LEN);
+	freeReplyObject(reply);
+	return ok;
+}
+
+/*
+ * inv_connect
+ *		Connect to Redis, authenticate, choose the database and check that
+ *		the server is a master.  On failure, schedule a retry.
+ */
+static void
+inv_connect(void)
+{
+	struct timeval connect_tv;
+	struct timeval command_tv;
+	char		error[INV_LOCK_ERROR_LEN];
+	char		dbtext[16];
+	redisReply *reply;
+
+	connect_tv.tv_sec = inv_redis_connect_timeout / 1000;
+	connect_tv.tv_usec = (inv_redis_connect_timeout % 1000) * 1000;
+	command_tv.tv_sec = inv_redis_command_timeout / 1000;
+	command_tv.tv_usec = (inv_redis_command_timeout % 1000) * 1000;
+
+	/* The socket counts against the process's file descriptors */
+	if (!AcquireExternalFD())
+	{
+		inv_disconnect("too many open files in the lock service worker");
+		return;
+	}
+	if (inv_redis_host[0] == '/')
+		redis = redisConnectUnixWithTimeout(inv_redis_host, connect_tv);
+	else
+		redis = redisConnectWithTimeout(inv_redis_host, inv_redis_port,
+										connect_tv);
+	if (redis == NULL || redis->err)
+	{
+		strlcpy(error, redis ? redis->errstr : "out of memory",
+				INV_LOCK_ERROR_LEN);
+		if (redis == NULL)
+			ReleaseExternalFD();
+		inv_disconnect(error);
+		return;
+	}
+	redisSetTimeout(redis, command_tv);
+	redisEnableKeepAlive(redis);
+
+	/* Authenticate and pick the database */
+	if (inv_redis_password[0] != '\0')
+	{
+		const char *argv[] = {"AUTH", inv_redis_password};
+
+		if (!inv_redis_simple(error, 2, argv))
+		{
+			inv_disconnect(error);
+			return;
+		}
+	}
+	if (inv_redis_database != 0)
+	{
+		const char *argv[] = {"SELECT", dbtext};
+
+		snprintf(dbtext, sizeof(dbtext), "%d", inv_redis_database);
+		if (!inv_redis_simple(error, 2, argv))
+		{
+			inv_disconnect(error);
+			return;
+		}
+	}
+
+	/* A replica would accept nothing; make sure this is the master */
+	reply = redisCommand(redis, "ROLE");
+	if (reply == NULL)
+	{
+		inv_disconnect(redis->errstr);
+		return;
+	}
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
+		reply->element[0]->type != REDIS_REPLY_STRING ||
+		strcmp(reply->element[0]->str, "master") != 0)
+	{
+		freeReplyObject(reply);
+		inv_disconnect("the server is not a Redis master");
+		return;
+	}
+	freeReplyObject(reply);
+
+	/* Remember what we connected with, to notice a change on reload */
+	if (connected_host)
+		pfree(connected_host);
+	if (connected_password)
+		pfree(connected_password);
+	connected_host = MemoryContextStrdup(TopMemoryContext, inv_redis_host);
+	connected_password = MemoryContextStrdup(TopMemoryContext,
+											 inv_redis_password);
+	connected_port = inv_redis_port;
+	connected_database = inv_redis_database;
+	backoff_ms = 0;
+	inv_set_state(true, NULL);
+}
+
+/*
+ * inv_settings_changed
+ *		Whether a reload changed where or how to connect.
+ */
+static bool
+inv_settings_changed(void)
+{
+	return connected_host == NULL ||
+		strcmp(connected_host, inv_redis_host) != 0 ||
+		strcmp(connected_password, inv_redis_password) != 0 ||
+		connected_port != inv_redis_port ||
+		connected_database != inv_redis_database;
+}
+
+/*
+ * inv_append
+ *		Add one script call to the pipeline.
+ */
+static void
+inv_append(const char *script, InvCommand *command, bool with_fence)
+{
+	char		fence_key[INV_LOCK_KEY_LEN + 8];
+	char		ttl[16];
+	const char *argv[7];
+	int			argc = 0;
+
+	snprintf(ttl, sizeof(ttl), "%d", command->ttl_ms);
+	argv[argc++] = "EVAL";
+	argv[argc++] = script;
+	argv[argc++] = with_fence ? "2" : "1";
+	argv[argc++] = command->key;
+	if (with_fence)
+	{
+		snprintf(fence_key, sizeof(fence_key), "%s:fence", command->key);
+		argv[argc++] = fence_key;
+	}
+	argv[argc++] = command->token;
+	argv[argc++] = ttl;
+	redisAppendCommandArgv(redis, argc, argv, NULL);
+}
+
+/*
+ * inv_collect
+ *		Gather the work of one round under the LWLock: pending requests,
+ *		queued releases, and leases due for renewal.  Returns how many
+ *		commands were filled in; at most max_commands.
+ */
+static int
+inv_collect(InvCommand *commands, int max_commands)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	int			n = 0;
+	int			i;
+
+	LWLockAcquire(inv_lock_shared->lock, LW_EXCLUSIVE);
+
+	for (i = 0; i < inv_lock_shared->nrequests && n < max_commands; i++)
+	{
+		InvLockRequest *request = &inv_lock_requests[i];
+
+		if (request->state != INV_REQ_PENDING)
+			continue;
+		if (request->abandoned)
+		{
+			request->state = INV_REQ_FREE;
+			continue;
+		}
+		request->state = INV_REQ_SENT;
+		commands[n].kind = INV_CMD_REQUEST;
+		commands[n].slot = i;
+		commands[n].op = request->op;
+		commands[n].ttl_ms = request->ttl_ms;
+		strlcpy(commands[n].key, request->key, INV_LOCK_KEY_LEN);
+		strlcpy(commands[n].token, request->token, INV_LOCK_TOKEN_LEN);
+		n++;
+	}
+
+	while (inv_lock_shared->release_count > 0 && n < max_commands)
+	{
+		InvLockRelease *release =
+			&inv_lock_releases[inv_lock_shared->release_head];
+
+		commands[n].kind = INV_CMD_RELEASE;
+		commands[n].op = INV_LOCK_RELEASE;
+		commands[n].ttl_ms = 0;
+		strlcpy(commands[n].key, release->key, INV_LOCK_KEY_LEN);
+		strlcpy(commands[n].token, release->token, INV_LOCK_TOKEN_LEN);
+		n++;
+		inv_lock_shared->release_head =
+			(inv_lock_shared->release_head + 1) % inv_lock_shared->nreleases;
+		inv_lock_shared->release_count--;
+	}
+
+	/*
+	 * Renew an order-scope lease once a third of its time-to-live is left,
+	 * until its maximum hold; forget any lease that has run out.
+	 */
+	for (i = 0; i < inv_lock_shared->nheld; i++)
+	{
+		InvHeldLock *held = &inv_held_locks[i];
+
+		if (!held->in_use)
+			continue;
+		if (held->expires_at <= now)
+		{
+			held->in_use = false;
+			pg_atomic_fetch_add_u64(&inv_lock_shared->counters.lapsed, 1);
+			continue;
+		}
+		if (!held->renew || n >= max_commands ||
+			held->expires_at > TimestampTzPlusMilliseconds(now, held->ttl_ms / 3))
+			continue;
+		if (now >= held->hold_until)
+		{
+			held->renew = false;
+			continue;
+		}
+		commands[n].kind = INV_CMD_RENEW;
+		commands[n].slot = i;
+		commands[n].op = INV_LOCK_ACQUIRE;
+		commands[n].ttl_ms = held->ttl_ms;
+		strlcpy(commands[n].key, held->key, INV_LOCK_KEY_LEN);
+		strlcpy(commands[n].token, held->token, INV_LOCK_TOKEN_LEN);
+		n++;
+	}
+
+	LWLockRelease(inv_lock_shared->lock);
+	return n;
+}
+
+/*
+ * inv_exchange
+ *		Send the pipeline and read one reply per command, waiting on the
+ *		socket and the latch.  Returns false, with error set, if the
+ *		connection failed; replies already read are kept.
+ */
+static bool
+inv_exchange(InvCommand *commands, int n, char *error)
+{
+	TimestampTz started = GetCurrentTimestamp();
+	TimestampTz deadline;
+	int			done = 0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		if (commands[i].kind == INV_CMD_REQUEST &&
+			commands[i].op == INV_LOCK_ACQUIRE)
+			inv_append(INV_SCRIPT_TAKE, &commands[i], true);
+		else if (commands[i].kind == INV_CMD_RENEW)
+			inv_append(INV_SCRIPT_RENEW, &commands[i], false);
+		else
+			inv_append(INV_SCRIPT_GIVE, &commands[i], false);
+	}
+	while (!done)
+	{
+		if (redisBufferWrite(redis, &done) == REDIS_ERR)
+		{
+			strlcpy(error, redis->errstr, INV_LOCK_ERROR_LEN);
+			return false;
+		}
+	}
+
+	deadline = TimestampTzPlusMilliseconds(started, inv_redis_command_timeout);
+	for (i = 0; i < n;)
+	{
+		void	   *reply = NULL;
+		long		remaining;
+		int			rc;
+
+		if (redisGetReplyFromReader(redis, &reply) == REDIS_ERR)
+		{
+			strlcpy(error, redis->errstr, INV_LOCK_ERROR_LEN);
+			return false;
+		}
+		if (reply != NULL)
+		{
+			commands[i++].reply = reply;
+			continue;
+		}
+
+		/* Not all there yet: wait for the socket, or a signal */
+		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
+													deadline);
+		if (remaining <= 0)
+		{
+			strlcpy(error, "Redis did not answer within inventory.redis_command_timeout",
+					INV_LOCK_ERROR_LEN);
+			return false;
+		}
+		rc = WaitLatchOrSocket(MyLatch,
+							   WL_LATCH_SET | WL_SOCKET_READABLE |
+							   WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							   redis->fd, remaining, PG_WAIT_EXTENSION);
+		if (rc & WL_LATCH_SET)
+		{
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		}
+		if ((rc & WL_SOCKET_READABLE) && redisBufferRead(redis) == REDIS_ERR)
+		{
+			strlcpy(error, redis->errstr, INV_LOCK_ERROR_LEN);
+			return false;
+		}
+	}
+
+	pg_atomic_fetch_add_u64(&inv_lock_shared->counters.round_trips, 1);
+	pg_atomic_fetch_add_u64(&inv_lock_shared->counters.round_trip_us,
+							(uint64) (GetCurrentTimestamp() - started));
+	return true;
+}
+
+/*
+ * inv_remember_lock
+ *		Enter a freshly taken lock in the held table.  Caller must hold the
+ *		LWLock exclusively.
+ */
+static void
+inv_remember_lock(InvLockRequest *request)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	int			i;
+
+	for (i = 0; i < inv_lock_shared->nheld; i++)
+	{
+		InvHeldLock *held = &inv_held_locks[i];
+
+		if (held->in_use)
+			continue;
+		held->in_use = true;
+		held->renew = request->renew;
+		strlcpy(held->key, request->key, INV_LOCK_KEY_LEN);
+		strlcpy(held->token, request->token, INV_LOCK_TOKEN_LEN);
+		held->fence = request->fence;
+		held->reservation_id = 0;
+		held->database = request->database;
+		held->ttl_ms = request->ttl_ms;
+		held->acquired_at = now;
+		held->expires_at = TimestampTzPlusMilliseconds(now, request->ttl_ms);
+		held->hold_until = TimestampTzPlusMilliseconds(now,
+													   inv_lock_max_hold * 1000L);
+		return;
+	}
+	/* A full table only costs the renewals and the listing */
+}
+
+/*
+ * inv_forget_lock
+ *		Remove a lock from the held table.  Caller must hold the LWLock
+ *		exclusively.
+ */
+static void
+inv_forget_lock(const char *key, const char *token)
+{
+	int			i;
+
+	for (i = 0; i < inv_lock_shared->nheld; i++)
+	{
+		InvHeldLock *held = &inv_held_locks[i];
+
+		if (held->in_use && strcmp(held->key, key) == 0 &&
+			strcmp(held->token, token) == 0)
+		{
+			held->in_use = false;
+			return;
+		}
+	}
+}
+
+/*
+ * inv_answer
+ *		Turn the replies into answers, and wake the waiting backends.  With
+ *		connected false, every command without a reply is answered
+ *		"unavailable".  Locks won for abandoned requests are queued for
+ *		release in *orphans.
+ */
+static void
+inv_answer(InvCommand *commands, int n, bool connected, const char *error,
+		   InvCommand *orphans, int *norphans)
+{
+	InvLockCounters *c = &inv_lock_shared->counters;
+	int			i;
+
+	LWLockAcquire(inv_lock_shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < n; i++)
+	{
+		InvCommand *command = &commands[i];
+		redisReply *reply = command->reply;
+		InvLockResult result;
+		int64		value = 0;
+
+		/* What did Redis say? */
+		if (reply == NULL)
+		{
+			result = INV_LOCK_UNAVAILABLE;
+		}
+		else if (reply->type == REDIS_REPLY_INTEGER)
+		{
+			value = reply->integer;
+			if (command->kind == INV_CMD_REQUEST &&
+				command->op == INV_LOCK_ACQUIRE)
+				result = value > 0 ? INV_LOCK_OK : INV_LOCK_BUSY;
+			else
+				result = value > 0 ? INV_LOCK_OK : INV_LOCK_NOT_OWNER;
+		}
+		else
+		{
+			result = INV_LOCK_FAILED;
+			pg_atomic_fetch_add_u64(&c->redis_errors, 1);
+		}
+
+		switch (command->kind)
+		{
+			case INV_CMD_REQUEST:
+				{
+					InvLockRequest *request = &inv_lock_requests[command->slot];
+
+					request->result = result;
+					request->fence = value;
+					if (reply && reply->type == REDIS_REPLY_ERROR)
+						strlcpy(request->error, reply->str, INV_LOCK_ERROR_LEN);
+					else if (reply == NULL)
+						strlcpy(request->error, error ? error : "",
+								INV_LOCK_ERROR_LEN);
+					else
+						request->error[0] = '\0';
+
+					if (command->op == INV_LOCK_ACQUIRE && result == INV_LOCK_OK)
+					{
+						pg_atomic_fetch_add_u64(&c->acquired, 1);
+						if (request->abandoned)
+							orphans[(*norphans)++] = *command;
+						else
+							inv_remember_lock(request);
+					}
+					else if (command->op == INV_LOCK_ACQUIRE &&
+							 result == INV_LOCK_BUSY)
+						pg_atomic_fetch_add_u64(&c->contended, 1);
+					else if (command->op == INV_LOCK_RELEASE)
+					{
+						inv_forget_lock(command->key, command->token);
+						if (result == INV_LOCK_OK)
+							pg_atomic_fetch_add_u64(&c->released, 1);
+					}
+
+					if (request->abandoned)
+						request->state = INV_REQ_FREE;
+					else
+					{
+						request->state = INV_REQ_DONE;
+						SetLatch(&ProcGlobal->allProcs[request->procno].procLatch);
+					}
+					break;
+				}
+			case INV_CMD_RELEASE:
+				inv_forget_lock(command->key, command->token);
+				if (result == INV_LOCK_OK)
+					pg_atomic_fetch_add_u64(&c->released, 1);
+				else if (result == INV_LOCK_UNAVAILABLE)
+					pg_atomic_fetch_add_u64(&c->releases_dropped, 1);
+				break;
+			case INV_CMD_RENEW:
+				{
+					InvHeldLock *held = &inv_held_locks[command->slot];
+
+					if (!held->in_use || strcmp(held->token, command->token) != 0)
+						break;
+					if (result == INV_LOCK_OK)
+					{
+						held->expires_at =
+							TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+														held->ttl_ms);
+						pg_atomic_fetch_add_u64(&c->renewed, 1);
+					}
+					else if (result == INV_LOCK_NOT_OWNER)
+					{
+						/* Gone already: it lapsed, or was taken over */
+						held->in_use = false;
+						pg_atomic_fetch_add_u64(&c->lapsed, 1);
+					}
+					break;
+				}
+		}
+
+		if (reply)
+			freeReplyObject(reply);
+		command->reply = NULL;
+	}
+	LWLockRelease(inv_lock_shared->lock);
+}
+
+/*
+ * inv_lock_worker_exit
+ *		before_shmem_exit callback: the worker is gone, and so is Redis as
+ *		far as the backends can tell.
+ */
+static void
+inv_lock_worker_exit(int code, Datum arg)
+{
+	LWLockAcquire(inv_lock_shared->lock, LW_EXCLUSIVE);
+	if (inv_lock_shared->worker_pid == MyProcPid)
+	{
+		inv_lock_shared->worker_pid = 0;
+		inv_lock_shared->worker_procno = -1;
+		inv_lock_shared->connected = false;
+	}
+	LWLockRelease(inv_lock_shared->lock);
+}
+
+/*
+ * inv_lock_worker_main
+ *		Entry point of the lock service worker.
+ */
+void
+inv_lock_worker_main(Datum main_arg)
+{
+	int			max_commands;
+	InvCommand *commands;
+	InvCommand *orphans;
+
+	/* Reload on SIGHUP; exit at once on SIGTERM: there is nothing to flush */
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	if (inv_lock_shared == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("inventory lock service started without its shared memory")));
+
+	/* Claim the service; a second worker would only compete for requests */
+	LWLockAcquire(inv_lock_shared->lock, LW_EXCLUSIVE);
+	if (inv_lock_shared->worker_pid != 0)
+	{
+		pid_t		running = inv_lock_shared->worker_pid;
+
+		LWLockRelease(inv_lock_shared->lock);
+		ereport(LOG,
+				(errmsg("inventory lock service is already running under PID %d",
+						(int) running)));
+		return;
+	}
+	inv_lock_shared->worker_pid = MyProcPid;
+	inv_lock_shared->worker_procno = MyProc->pgprocno;
+	inv_lock_shared->connected = false;
+	LWLockRelease(inv_lock_shared->lock);
+	before_shmem_exit(inv_lock_worker_exit, (Datum) 0);
+
+	pgstat_report_appname("inventory lock service");
+	ereport(LOG, (errmsg("inventory lock service started")));
+
+	/* One round never holds more commands than there are sources */
+	max_commands = inv_lock_shared->nrequests + 2 * inv_lock_shared->nheld;
+	commands = MemoryContextAllocZero(TopMemoryContext,
+									  sizeof(InvCommand) * max_commands);
+	orphans = MemoryContextAllocZero(TopMemoryContext,
+									 sizeof(InvCommand) * inv_lock_shared->nrequests);
+
+	for (;;)
+	{
+		int			n;
+		int			norphans = 0;
+		char		error[INV_LOCK_ERROR_LEN];
+		bool		ok = true;
+		long		timeout = 1000;
+
+		CHECK_FOR_INTERRUPTS();
+
+		/* A reload may point us at another server */
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+			if (redis != NULL && inv_settings_changed())
+			{
+				redisFree(redis);
+				ReleaseExternalFD();
+				redis = NULL;
+				next_connect_at = 0;
+				backoff_ms = 0;
+				inv_set_state(false, "settings changed; reconnecting");
+			}
+		}
+
+		/* Connect when due */
+		if (redis == NULL && GetCurrentTimestamp() >= next_connect_at)
+			inv_connect();
+
+		/* Do one round of work */
+		error[0] = '\0';
+		n = inv_collect(commands, max_commands);
+		if (n > 0)
+		{
+			if (redis != NULL)
+				ok = inv_exchange(commands, n, error);
+			else
+				ok = false;
+			if (!ok && redis != NULL)
+				inv_disconnect(error);
+			if (!ok && error[0] == '\0')
+			{
+				LWLockAcquire(inv_lock_shared->lock, LW_SHARED);
+				strlcpy(error, inv_lock_shared->last_error, INV_LOCK_ERROR_LEN);
+				LWLockRelease(inv_lock_shared->lock);
+			}
+			inv_answer(commands, n, ok, error, orphans, &norphans);
+
+			/* Give back what abandoned requests won */
+			if (norphans > 0)
+			{
+				int			i;
+
+				for (i = 0; i < norphans; i++)
+					inv_lock_post_release(orphans[i].key, orphans[i].token);
+			}
+			timeout = 0;		/* there may be more */
+		}
+
+		/* Sleep until there is work, a lease needs renewing, or a retry */
+		if (timeout > 0 && redis == NULL)
+			timeout = Max(1, Min(timeout,
+								 TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
+																 next_connect_at)));
+		if (timeout > 0 && inv_lock_ttl / 6 < timeout)
+			timeout = Max(1, inv_lock_ttl / 6);
+		if (timeout > 0)
+		{
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 timeout, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+		}
+	}
+}
