@@ -7,18 +7,28 @@
 # off a few units, and then a web shop throws a burst of concurrent
 # checkouts at it with pgbench: each reserves 1-3 units of a product (best
 # sellers are picked far more often), about 80% are paid and confirmed, the
-# rest are declined and released.  A warehouse run dispatches some paid
-# orders and a few abandoned carts expire.  The demo ends with the stock,
-# the tail of the ledger, the reservations per state and inv_verify(), and
-# fails if the books do not balance.
+# rest are declined and released; the best sellers run out, so some
+# checkouts are turned away.  A warehouse run dispatches some paid orders,
+# a few abandoned carts expire and a few are left open.  The demo ends with
+# the stock, the tail of the ledger, the reservations per state and
+# inv_verify(), and fails if the books do not balance.
 #
 # The catalogue is the simple products of the Magento sample data
 # (../shared/data/magento_sample_products.csv beside the project root, or
-# $INV_DATA_DIR) when present, else 200 generated products.
+# $INV_DATA_DIR) when present: 1847 products, 20 units each.  Otherwise
+# 200 products are generated, 150 units each (about as many units in all),
+# so that both runs end alike: most checkouts confirmed, some released, a
+# minority turned away, a handful of products sold out, stock left on the
+# rest.
 #
-# Environment: DEMO_CLIENTS (16), DEMO_SECONDS (10), DEMO_OPENING_STOCK (20),
-# and the knobs of test/lib/common.sh.  Needs root or the packages already
-# installed and a writable PostgreSQL library directory.
+# The burst is throttled to DEMO_RATE checkouts a second (pgbench -R), so it
+# asks for at most DEMO_RATE * DEMO_SECONDS checkouts however fast the
+# machine is; an unthrottled burst on a fast machine would empty the shelves.
+#
+# Environment: DEMO_CLIENTS (16), DEMO_SECONDS (10), DEMO_RATE (1200; 0 for
+# no limit), DEMO_OPENING_STOCK (20 for the Magento catalogue, 150 for the
+# generated one), and the knobs of test/lib/common.sh.  Needs root or the
+# packages already installed and a writable PostgreSQL library directory.
 #
 
 # inv_build_install and inv_cluster_start take no arguments here.
@@ -34,7 +44,12 @@ DEMO_DB=inventory_demo
 DEMO_SUPPLIER=1
 DEMO_CLIENTS=${DEMO_CLIENTS:-16}
 DEMO_SECONDS=${DEMO_SECONDS:-10}
-DEMO_OPENING_STOCK=${DEMO_OPENING_STOCK:-20}
+DEMO_RATE=${DEMO_RATE:-1200}
+# Empty: chosen below, once we know which catalogue was loaded.
+DEMO_OPENING_STOCK=${DEMO_OPENING_STOCK:-}
+# The generated catalogue, when the sample data is absent.
+DEMO_GENERATED_PRODUCTS=200
+DEMO_GENERATED_STOCK=150
 DEMO_CSV=$INV_DATA_DIR/magento_sample_products.csv
 demo_failures=0
 
@@ -124,6 +139,7 @@ if [[ -r $DEMO_CSV ]]; then
 		WHERE product_type = 'simple'
 		ORDER BY sku;
 	SQL
+	DEMO_OPENING_STOCK=${DEMO_OPENING_STOCK:-20}
 	echo "$DEMO_CSV:" \
 		"$(demo_value "SELECT format('%s rows, %s columns staged; %s simple products loaded',
 			(SELECT count(*) FROM demo.magento_product),
@@ -132,14 +148,18 @@ if [[ -r $DEMO_CSV ]]; then
 			   AND attnum > 0 AND NOT attisdropped),
 			(SELECT count(*) FROM inventory.product))")"
 else
-	echo "$DEMO_CSV not found: generating 200 products instead"
-	demo_sql -q <<-'SQL'
+	DEMO_OPENING_STOCK=${DEMO_OPENING_STOCK:-$DEMO_GENERATED_STOCK}
+	echo "$DEMO_CSV not found: generating $DEMO_GENERATED_PRODUCTS products" \
+		"instead"
+	demo_sql -q <<-SQL
 		INSERT INTO inventory.product (sku, name, low_stock_threshold)
 		SELECT format('DEMO-%s', lpad(i::text, 4, '0')),
 			   format('Demo product %s', i), 5
-		FROM generate_series(1, 200) AS i;
+		FROM generate_series(1, $DEMO_GENERATED_PRODUCTS) AS i;
 	SQL
 fi
+# The cycle count finds two units fewer than the opening stock take.
+demo_recount=$((DEMO_OPENING_STOCK >= 2 ? DEMO_OPENING_STOCK - 2 : 0))
 demo_nproducts=$(demo_value 'SELECT demo.fill_shelf()')
 demo_sql -c "SELECT product_id, sku, name, stock_level, available
 	FROM inventory.stock ORDER BY product_id LIMIT 5"
@@ -167,7 +187,7 @@ demo_sql -q -c "SET inventory.actor = 'warehouse'" -c "
 				(4, 'damaged -2', -2, 'delta', 'damaged in warehouse', NULL),
 				(5, 'damaged -2', -2, 'delta', 'damaged in warehouse', NULL),
 				(6, 'damaged -2', -2, 'delta', 'damaged in warehouse', NULL),
-				(7, 'recount = 18', 18, 'set', 'cycle count', $DEMO_OPENING_STOCK)
+				(7, 'recount = $demo_recount', $demo_recount, 'set', 'cycle count', $DEMO_OPENING_STOCK)
 			 ) AS m(position, movement, quantity, mode, reason, expected_level)
 		JOIN demo.shelf s USING (position)
 		JOIN inventory.product p USING (product_id)
@@ -183,14 +203,26 @@ demo_sql -q -c "SET inventory.actor = 'warehouse'" -c "
 #
 # The burst.
 #
-demo_step "checkout burst: $DEMO_CLIENTS clients for ${DEMO_SECONDS}s"
 demo_jobs=$(nproc)
 if ((demo_jobs > DEMO_CLIENTS)); then
 	demo_jobs=$DEMO_CLIENTS
 fi
+# At most DEMO_RATE checkouts a second in all, so at most DEMO_RATE *
+# DEMO_SECONDS checkouts (12000 by default) whatever the machine's speed:
+# the opening stock is sized for that many.  A slower machine asks for
+# fewer and turns fewer away.
+demo_rate_args=()
+if ((DEMO_RATE > 0)); then
+	demo_rate_args=(-R "$DEMO_RATE")
+	demo_step "checkout burst: $DEMO_CLIENTS clients for ${DEMO_SECONDS}s," \
+		"at most $DEMO_RATE checkouts/s"
+else
+	demo_step "checkout burst: $DEMO_CLIENTS clients for ${DEMO_SECONDS}s"
+fi
 # timeout: pgbench -T stops by itself; this only guards against a hang.
 if ! timeout -k 10 $((DEMO_SECONDS + 120)) \
 	pgbench -n -c "$DEMO_CLIENTS" -j "$demo_jobs" -T "$DEMO_SECONDS" \
+	"${demo_rate_args[@]}" \
 	-D nproducts="$demo_nproducts" -f demo/orders.pgbench "$DEMO_DB"; then
 	demo_fail "pgbench reported errors (see above)"
 fi

@@ -36,7 +36,9 @@
 typedef enum InvLockOp
 {
 	INV_LOCK_ACQUIRE,			/* SET NX PX, and take a fencing number */
-	INV_LOCK_RELEASE			/* delete the key if it still holds our token */
+	INV_LOCK_RELEASE,			/* delete the key if it still holds our token */
+	INV_LOCK_REFENCE			/* while we hold the key, a fencing number
+								 * above floor */
 } InvLockOp;
 
 /* Where a request stands */
@@ -65,6 +67,7 @@ typedef struct InvLockRequest
 	bool		abandoned;		/* the poster gave up waiting */
 	InvLockOp	op;
 	int			ttl_ms;
+	int64		floor;			/* refence: the number to get above */
 	bool		renew;			/* acquire: keep the lease alive (order scope) */
 	Oid			database;		/* the poster's database, for inv_locks() */
 	int			procno;			/* the poster's PGPROC, to wake it */
@@ -143,9 +146,13 @@ extern InvLockResult inv_lock_call(InvLockOp op, const char *key,
 								   const char *token, int ttl_ms, bool renew,
 								   long timeout_ms, int64 *fence,
 								   char *error);
+extern InvLockResult inv_lock_refence(const char *key, const char *token,
+									  int64 floor, long timeout_ms,
+									  int64 *fence, char *error);
 extern bool inv_lock_post_release(const char *key, const char *token);
 extern void inv_lock_note_reservation(const char *key, const char *token,
-									  int64 reservation_id);
+									  int64 reservation_id,
+									  TimestampTz expires_at);
 
 /* lock_worker.c */
 extern void inv_lock_worker_register(void);

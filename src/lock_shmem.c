@@ -225,7 +225,7 @@ inv_wake_worker(void)
 }
 
 /*
- * inv_lock_call
+ * inv_lock_request
  *		Post a request to the worker and wait for its answer.
  *
  * Waits at most timeout_ms for the answer; returns INV_LOCK_UNAVAILABLE at
@@ -236,9 +236,10 @@ inv_wake_worker(void)
  * must have room for INV_LOCK_ERROR_LEN bytes.  The caller may be
  * cancelled while it waits; the request is then abandoned.
  */
-InvLockResult
-inv_lock_call(InvLockOp op, const char *key, const char *token, int ttl_ms,
-			  bool renew, long timeout_ms, int64 *fence, char *error)
+static InvLockResult
+inv_lock_request(InvLockOp op, const char *key, const char *token, int ttl_ms,
+				 int64 floor, bool renew, long timeout_ms, int64 *fence,
+				 char *error)
 {
 	InvLockRequest *request = inv_my_request();
 	TimestampTz deadline;
@@ -273,6 +274,7 @@ inv_lock_call(InvLockOp op, const char *key, const char *token, int ttl_ms,
 			{
 				request->op = op;
 				request->ttl_ms = ttl_ms;
+				request->floor = floor;
 				request->renew = renew;
 				request->database = MyDatabaseId;
 				request->procno = MyProc->pgprocno;
@@ -341,6 +343,39 @@ inv_lock_call(InvLockOp op, const char *key, const char *token, int ttl_ms,
 }
 
 /*
+ * inv_lock_call
+ *		Post an acquisition or a release and wait for the answer; see
+ *		inv_lock_request.
+ */
+InvLockResult
+inv_lock_call(InvLockOp op, const char *key, const char *token, int ttl_ms,
+			  bool renew, long timeout_ms, int64 *fence, char *error)
+{
+	Assert(op == INV_LOCK_ACQUIRE || op == INV_LOCK_RELEASE);
+	return inv_lock_request(op, key, token, ttl_ms, 0, renew, timeout_ms,
+							fence, error);
+}
+
+/*
+ * inv_lock_refence
+ *		Ask for a fencing number above floor for a lock we hold.
+ *
+ * Answers INV_LOCK_OK with the new number in *fence while the key still
+ * holds our token, and INV_LOCK_NOT_OWNER once it does not: a holder whose
+ * lease lapsed cannot get a newer number this way.  It exists for a fence
+ * counter that Redis lost (a restart without persistence, or a failover),
+ * which would otherwise leave every new holder below the number the stock
+ * row last accepted.
+ */
+InvLockResult
+inv_lock_refence(const char *key, const char *token, int64 floor,
+				 long timeout_ms, int64 *fence, char *error)
+{
+	return inv_lock_request(INV_LOCK_REFENCE, key, token, 0, floor, false,
+							timeout_ms, fence, error);
+}
+
+/*
  * inv_lock_post_release
  *		Queue the release of a lock without waiting for it; return false if
  *		it had to be dropped.  Never raises an error, so it may be called at
@@ -376,11 +411,13 @@ inv_lock_post_release(const char *key, const char *token)
 
 /*
  * inv_lock_note_reservation
- *		Record which reservation owns a held lock, for inv_locks().
+ *		Record which reservation owns a held lock, for inv_locks(), and stop
+ *		renewing the lock once the reservation expires: past that it
+ *		protects nothing the reservation does not.
  */
 void
 inv_lock_note_reservation(const char *key, const char *token,
-						  int64 reservation_id)
+						  int64 reservation_id, TimestampTz expires_at)
 {
 	int			i;
 
@@ -396,6 +433,8 @@ inv_lock_note_reservation(const char *key, const char *token,
 			strcmp(held->token, token) == 0)
 		{
 			held->reservation_id = reservation_id;
+			if (expires_at < held->hold_until)
+				held->hold_until = expires_at;
 			break;
 		}
 	}

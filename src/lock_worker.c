@@ -18,6 +18,9 @@
  *			result as the fencing number.  Both in one script, atomically.
  *	renew	PEXPIRE key ttl, only while GET key is still our token
  *	give	DEL key, only while GET key is still our token
+ *	refence	while GET key is still our token, raise fence to at least the
+ *			number the stock row last accepted and INCR it: for a fence
+ *			counter that Redis lost in a restart or failover
  *
  * A token is 32 random hex digits.  Tokens make release safe: a lock that
  * lapsed and was taken by someone else is never deleted by its old owner.
@@ -63,6 +66,11 @@
 #define INV_SCRIPT_RENEW \
 	"if redis.call('GET', KEYS[1]) == ARGV[1] then " \
 	"return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0"
+#define INV_SCRIPT_REFENCE \
+	"if redis.call('GET', KEYS[1]) == ARGV[1] then " \
+	"if tonumber(redis.call('GET', KEYS[2]) or '0') < tonumber(ARGV[2]) then " \
+	"redis.call('SET', KEYS[2], ARGV[2]) end " \
+	"return redis.call('INCR', KEYS[2]) end return 0"
 #define INV_SCRIPT_GIVE \
 	"if redis.call('GET', KEYS[1]) == ARGV[1] then " \
 	"return redis.call('DEL', KEYS[1]) end return 0"
@@ -84,13 +92,27 @@ typedef struct InvCommand
 	int			slot;			/* request slot, or held-table index */
 	InvLockOp	op;
 	int			ttl_ms;
+	int64		floor;
 	char		key[INV_LOCK_KEY_LEN];
 	char		token[INV_LOCK_TOKEN_LEN];
 	redisReply *reply;
 } InvCommand;
 
+/* The scripts in the order of script_sha[] */
+static const char *const inv_scripts[] = {
+	INV_SCRIPT_TAKE, INV_SCRIPT_RENEW, INV_SCRIPT_GIVE, INV_SCRIPT_REFENCE
+};
+
+#define INV_TAKE	0
+#define INV_RENEW	1
+#define INV_GIVE	2
+#define INV_REFENCE	3
+#define INV_NSCRIPTS 4
+
 /* The worker's connection and the settings it was made with */
 static redisContext *redis = NULL;
+static WaitEventSet *redis_wait_set = NULL;
+static char script_sha[INV_NSCRIPTS][41];
 static char *connected_host = NULL;
 static int	connected_port = 0;
 static int	connected_database = 0;
@@ -99,6 +121,7 @@ static int	backoff_ms = 0;
 static TimestampTz next_connect_at = 0;
 static bool ever_connected = false;
 static bool failure_logged = false;
+static bool scripts_lost = false;	/* Redis forgot our scripts: reconnect */
 
 PGDLLEXPORT void inv_lock_worker_main(Datum main_arg);
 
@@ -165,18 +188,33 @@ inv_set_state(bool connected, const char *error)
 }
 
 /*
- * inv_disconnect
- *		Drop the connection after a failure and schedule the next attempt.
+ * inv_close
+ *		Close the connection, if any, and forget what was tied to it.
  */
 static void
-inv_disconnect(const char *error)
+inv_close(void)
 {
+	if (redis_wait_set != NULL)
+	{
+		FreeWaitEventSet(redis_wait_set);
+		redis_wait_set = NULL;
+	}
 	if (redis != NULL)
 	{
 		redisFree(redis);
 		ReleaseExternalFD();
 		redis = NULL;
 	}
+}
+
+/*
+ * inv_disconnect
+ *		Drop the connection after a failure and schedule the next attempt.
+ */
+static void
+inv_disconnect(const char *error)
+{
+	inv_close();
 	pg_atomic_fetch_add_u64(&inv_lock_shared->counters.redis_errors, 1);
 	backoff_ms = backoff_ms == 0 ? 100 : Min(backoff_ms * 2, INV_MAX_BACKOFF_MS);
 	next_connect_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
@@ -221,6 +259,7 @@ inv_connect(void)
 	char		error[INV_LOCK_ERROR_LEN];
 	char		dbtext[16];
 	redisReply *reply;
+	int			i;
 
 	connect_tv.tv_sec = inv_redis_connect_timeout / 1000;
 	connect_tv.tv_usec = (inv_redis_connect_timeout % 1000) * 1000;
@@ -290,6 +329,36 @@ inv_connect(void)
 	}
 	freeReplyObject(reply);
 
+	/* Load the scripts once; commands then name them by digest */
+	for (i = 0; i < INV_NSCRIPTS; i++)
+	{
+		const char *argv[] = {"SCRIPT", "LOAD", inv_scripts[i]};
+
+		reply = redisCommandArgv(redis, 3, argv, NULL);
+		if (reply == NULL || reply->type != REDIS_REPLY_STRING ||
+			reply->len != 40)
+		{
+			strlcpy(error, reply == NULL ? redis->errstr :
+					reply->type == REDIS_REPLY_ERROR ? reply->str :
+					"unexpected answer to SCRIPT LOAD", INV_LOCK_ERROR_LEN);
+			if (reply)
+				freeReplyObject(reply);
+			inv_disconnect(error);
+			return;
+		}
+		memcpy(script_sha[i], reply->str, 41);
+		freeReplyObject(reply);
+	}
+
+	/* Wait on the socket and the latch together, with one set for good */
+	redis_wait_set = CreateWaitEventSet(TopMemoryContext, 3);
+	AddWaitEventToSet(redis_wait_set, WL_LATCH_SET, PGINVALID_SOCKET,
+					  MyLatch, NULL);
+	AddWaitEventToSet(redis_wait_set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET,
+					  NULL, NULL);
+	AddWaitEventToSet(redis_wait_set, WL_SOCKET_READABLE, redis->fd,
+					  NULL, NULL);
+
 	/* Remember what we connected with, to notice a change on reload */
 	if (connected_host)
 		pfree(connected_host);
@@ -323,16 +392,20 @@ inv_settings_changed(void)
  *		Add one script call to the pipeline.
  */
 static void
-inv_append(const char *script, InvCommand *command, bool with_fence)
+inv_append(int script, InvCommand *command, bool with_fence)
 {
 	char		fence_key[INV_LOCK_KEY_LEN + 8];
-	char		ttl[16];
+	char		ttl[24];
 	const char *argv[7];
 	int			argc = 0;
 
-	snprintf(ttl, sizeof(ttl), "%d", command->ttl_ms);
-	argv[argc++] = "EVAL";
-	argv[argc++] = script;
+	/* The last argument is the time-to-live, or the floor of a refence */
+	if (command->op == INV_LOCK_REFENCE)
+		snprintf(ttl, sizeof(ttl), INT64_FORMAT, command->floor);
+	else
+		snprintf(ttl, sizeof(ttl), "%d", command->ttl_ms);
+	argv[argc++] = "EVALSHA";
+	argv[argc++] = script_sha[script];
 	argv[argc++] = with_fence ? "2" : "1";
 	argv[argc++] = command->key;
 	if (with_fence)
@@ -376,6 +449,7 @@ inv_collect(InvCommand *commands, int max_commands)
 		commands[n].slot = i;
 		commands[n].op = request->op;
 		commands[n].ttl_ms = request->ttl_ms;
+		commands[n].floor = request->floor;
 		strlcpy(commands[n].key, request->key, INV_LOCK_KEY_LEN);
 		strlcpy(commands[n].token, request->token, INV_LOCK_TOKEN_LEN);
 		n++;
@@ -452,11 +526,14 @@ inv_exchange(InvCommand *commands, int n, char *error)
 	{
 		if (commands[i].kind == INV_CMD_REQUEST &&
 			commands[i].op == INV_LOCK_ACQUIRE)
-			inv_append(INV_SCRIPT_TAKE, &commands[i], true);
+			inv_append(INV_TAKE, &commands[i], true);
+		else if (commands[i].kind == INV_CMD_REQUEST &&
+				 commands[i].op == INV_LOCK_REFENCE)
+			inv_append(INV_REFENCE, &commands[i], true);
 		else if (commands[i].kind == INV_CMD_RENEW)
-			inv_append(INV_SCRIPT_RENEW, &commands[i], false);
+			inv_append(INV_RENEW, &commands[i], false);
 		else
-			inv_append(INV_SCRIPT_GIVE, &commands[i], false);
+			inv_append(INV_GIVE, &commands[i], false);
 	}
 	while (!done)
 	{
@@ -472,7 +549,7 @@ inv_exchange(InvCommand *commands, int n, char *error)
 	{
 		void	   *reply = NULL;
 		long		remaining;
-		int			rc;
+		WaitEvent	event;
 
 		if (redisGetReplyFromReader(redis, &reply) == REDIS_ERR)
 		{
@@ -494,16 +571,16 @@ inv_exchange(InvCommand *commands, int n, char *error)
 					INV_LOCK_ERROR_LEN);
 			return false;
 		}
-		rc = WaitLatchOrSocket(MyLatch,
-							   WL_LATCH_SET | WL_SOCKET_READABLE |
-							   WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							   redis->fd, remaining, PG_WAIT_EXTENSION);
-		if (rc & WL_LATCH_SET)
+		if (WaitEventSetWait(redis_wait_set, remaining, &event, 1,
+							 PG_WAIT_EXTENSION) == 0)
+			continue;			/* timed out: the deadline check decides */
+		if (event.events & WL_LATCH_SET)
 		{
 			ResetLatch(MyLatch);
 			CHECK_FOR_INTERRUPTS();
 		}
-		if ((rc & WL_SOCKET_READABLE) && redisBufferRead(redis) == REDIS_ERR)
+		if ((event.events & WL_SOCKET_READABLE) &&
+			redisBufferRead(redis) == REDIS_ERR)
 		{
 			strlcpy(error, redis->errstr, INV_LOCK_ERROR_LEN);
 			return false;
@@ -574,6 +651,29 @@ inv_forget_lock(const char *key, const char *token)
 }
 
 /*
+ * inv_refence_lock
+ *		Record a held lock's new fencing number.  Caller must hold the
+ *		LWLock exclusively.
+ */
+static void
+inv_refence_lock(const char *key, const char *token, int64 fence)
+{
+	int			i;
+
+	for (i = 0; i < inv_lock_shared->nheld; i++)
+	{
+		InvHeldLock *held = &inv_held_locks[i];
+
+		if (held->in_use && strcmp(held->key, key) == 0 &&
+			strcmp(held->token, token) == 0)
+		{
+			held->fence = fence;
+			return;
+		}
+	}
+}
+
+/*
  * inv_answer
  *		Turn the replies into answers, and wake the waiting backends.  With
  *		connected false, every command without a reply is answered
@@ -613,6 +713,9 @@ inv_answer(InvCommand *commands, int n, bool connected, const char *error,
 		{
 			result = INV_LOCK_FAILED;
 			pg_atomic_fetch_add_u64(&c->redis_errors, 1);
+			if (reply->type == REDIS_REPLY_ERROR &&
+				strncmp(reply->str, "NOSCRIPT", 8) == 0)
+				scripts_lost = true;
 		}
 
 		switch (command->kind)
@@ -642,6 +745,9 @@ inv_answer(InvCommand *commands, int n, bool connected, const char *error,
 					else if (command->op == INV_LOCK_ACQUIRE &&
 							 result == INV_LOCK_BUSY)
 						pg_atomic_fetch_add_u64(&c->contended, 1);
+					else if (command->op == INV_LOCK_REFENCE &&
+							 result == INV_LOCK_OK)
+						inv_refence_lock(command->key, command->token, value);
 					else if (command->op == INV_LOCK_RELEASE)
 					{
 						inv_forget_lock(command->key, command->token);
@@ -779,9 +885,7 @@ inv_lock_worker_main(Datum main_arg)
 			ProcessConfigFile(PGC_SIGHUP);
 			if (redis != NULL && inv_settings_changed())
 			{
-				redisFree(redis);
-				ReleaseExternalFD();
-				redis = NULL;
+				inv_close();
 				next_connect_at = 0;
 				backoff_ms = 0;
 				inv_set_state(false, "settings changed; reconnecting");
@@ -810,6 +914,11 @@ inv_lock_worker_main(Datum main_arg)
 				LWLockRelease(inv_lock_shared->lock);
 			}
 			inv_answer(commands, n, ok, error, orphans, &norphans);
+			if (scripts_lost)
+			{
+				scripts_lost = false;
+				inv_disconnect("Redis no longer knows the lock scripts");
+			}
 
 			/* Give back what abandoned requests won */
 			if (norphans > 0)

@@ -211,11 +211,11 @@ inv_order_lock_scope(void)
  *		current scope.
  *
  * Returns the fencing number, or 0 when no lock was taken (scope none, or
- * Redis unreachable under the fallback policy).  In order scope the token
- * is copied to token_out for the reservation to keep; otherwise token_out
- * is set to the empty string.  Raises IV011 when the lock stays contended
- * past inventory.lock_wait_timeout and IV012 when Redis cannot be reached
- * under the refuse policy.
+ * Redis unreachable under the fallback policy).  The lock's token is copied
+ * to token_out, or the empty string when there is no lock; in order scope
+ * the reservation keeps it.  Raises IV011 when the lock stays contended past
+ * inventory.lock_wait_timeout and IV012 when Redis cannot be reached under
+ * the refuse policy.
  */
 int64
 inv_order_lock_acquire(int64 supplier_id, int64 product_id, char *token_out)
@@ -257,8 +257,7 @@ inv_order_lock_acquire(int64 supplier_id, int64 product_id, char *token_out)
 		if (result == INV_LOCK_OK)
 		{
 			inv_remember_release(key, token, true, scope == INV_SCOPE_RESERVE);
-			if (scope == INV_SCOPE_ORDER)
-				strlcpy(token_out, token, INV_LOCK_TOKEN_LEN);
+			strlcpy(token_out, token, INV_LOCK_TOKEN_LEN);
 			return fence;
 		}
 
@@ -305,17 +304,45 @@ inv_order_lock_acquire(int64 supplier_id, int64 product_id, char *token_out)
 }
 
 /*
+ * inv_order_lock_refence
+ *		Get a fencing number above floor for a lock this call holds, and
+ *		return it; return 0 when the lock is no longer ours.
+ *
+ * Called when a stock row refused our fencing number.  If we still hold
+ * the lock, the refusal can only mean that Redis lost its fence counter,
+ * and the counter is raised past the row's; if we do not, the lease lapsed
+ * and a later holder has written, and the refusal stands.
+ */
+int64
+inv_order_lock_refence(int64 supplier_id, int64 product_id, const char *token,
+					   int64 floor)
+{
+	char		key[INV_LOCK_KEY_LEN];
+	char		error[INV_LOCK_ERROR_LEN];
+	int64		fence = 0;
+
+	inv_lock_key(supplier_id, product_id, key);
+	if (!inv_lock_service_ready() ||
+		inv_lock_refence(key, token, floor,
+						 inv_redis_connect_timeout + inv_redis_command_timeout + 1000,
+						 &fence, error) != INV_LOCK_OK)
+		return 0;
+	return fence;
+}
+
+/*
  * inv_order_lock_note
- *		Tell the lock service which reservation owns an order-scope lock.
+ *		Tell the lock service which reservation owns an order-scope lock,
+ *		and when the reservation expires.
  */
 void
 inv_order_lock_note(int64 supplier_id, int64 product_id, const char *token,
-					int64 reservation_id)
+					int64 reservation_id, TimestampTz expires_at)
 {
 	char		key[INV_LOCK_KEY_LEN];
 
 	inv_lock_key(supplier_id, product_id, key);
-	inv_lock_note_reservation(key, token, reservation_id);
+	inv_lock_note_reservation(key, token, reservation_id, expires_at);
 }
 
 /*

@@ -20,8 +20,11 @@ extern InvLockScope inv_order_lock_scope(void);
 extern void inv_lock_key(int64 supplier_id, int64 product_id, char *key);
 extern int64 inv_order_lock_acquire(int64 supplier_id, int64 product_id,
 									char *token_out);
+extern int64 inv_order_lock_refence(int64 supplier_id, int64 product_id,
+									const char *token, int64 floor);
 extern void inv_order_lock_note(int64 supplier_id, int64 product_id,
-								const char *token, int64 reservation_id);
+								const char *token, int64 reservation_id,
+								TimestampTz expires_at);
 extern void inv_order_lock_release_at_commit(int64 supplier_id,
 											 int64 product_id,
 											 const char *token);

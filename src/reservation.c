@@ -52,6 +52,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
 #include "inventory.h"
@@ -126,6 +127,54 @@ inv_check_quantity(int64 quantity)
 				(errcode(ERRCODE_INV_INVALID_QUANTITY),
 				 errmsg("quantity to reserve must be positive"),
 				 errdetail("The quantity given was " INT64_FORMAT ".", quantity)));
+}
+
+/*
+ * inv_slot_fence
+ *		The highest fencing number a product's stock row has accepted.
+ */
+static int64
+inv_slot_fence(int64 supplier_id, int64 product_id)
+{
+	static InvPlan read_fence = {
+		"SELECT lock_fence FROM inventory.stock_slot "
+		"WHERE supplier_id = $1 AND product_id = $2 AND slot = 0",
+		2, {INT8OID, INT8OID}, NULL
+	};
+	Datum		args[2];
+	bool		isnull;
+
+	args[0] = Int64GetDatum(supplier_id);
+	args[1] = Int64GetDatum(product_id);
+	inv_plan_run(&read_fence, args, NULL, false, 1);
+	if (SPI_processed != 1)
+		inv_report_missing_slot(product_id);
+	return inv_spi_int64(0, 1, &isnull);
+}
+
+/*
+ * inv_set_reservation_fence
+ *		Record the fencing number a reservation ended up writing with, and
+ *		return the reservation row as it now is (in the current SPI
+ *		context, with its descriptor in *tupdesc).
+ */
+static HeapTuple
+inv_set_reservation_fence(int64 supplier_id, int64 reservation_id,
+						  int64 fence, TupleDesc *tupdesc)
+{
+	static InvPlan set_fence = {
+		"UPDATE inventory.reservation SET lock_fence = $3 "
+		"WHERE supplier_id = $1 AND reservation_id = $2 RETURNING *",
+		3, {INT8OID, INT8OID, INT8OID}, NULL
+	};
+	Datum		args[3];
+
+	args[0] = Int64GetDatum(supplier_id);
+	args[1] = Int64GetDatum(reservation_id);
+	args[2] = Int64GetDatum(fence);
+	inv_plan_run(&set_fence, args, NULL, false, 0);
+	*tupdesc = SPI_tuptable->tupdesc;
+	return SPI_tuptable->vals[0];
 }
 
 /*
@@ -282,6 +331,7 @@ inv_reserve_line(int64 supplier_id, const char *order_ref, int64 product_id,
 	InvChange	change = {0};
 	char		token[INV_LOCK_TOKEN_LEN];
 	int64		fence = 0;
+	bool		keep_token;
 	bool		isnull;
 
 	/* Take the cross-node lock, unless this is a retry */
@@ -307,8 +357,9 @@ inv_reserve_line(int64 supplier_id, const char *order_ref, int64 product_id,
 	nulls[3] = retailer_id ? ' ' : 'n';
 	args[4] = Int64GetDatum(quantity);
 	args[5] = Float8GetDatum((double) inv_reservation_timeout);
-	args[6] = token[0] ? CStringGetTextDatum(token) : (Datum) 0;
-	nulls[6] = token[0] ? ' ' : 'n';
+	keep_token = token[0] != '\0' && inv_order_lock_scope() == INV_SCOPE_ORDER;
+	args[6] = keep_token ? CStringGetTextDatum(token) : (Datum) 0;
+	nulls[6] = keep_token ? ' ' : 'n';
 	args[7] = Int64GetDatum(fence);
 	nulls[7] = fence > 0 ? ' ' : 'n';
 	inv_plan_run(&insert_reservation, args, nulls, false, 0);
@@ -316,7 +367,8 @@ inv_reserve_line(int64 supplier_id, const char *order_ref, int64 product_id,
 	if (SPI_processed == 0)
 	{
 		/* A retry that raced the first attempt: that one owns the line */
-		inv_order_lock_release_at_commit(supplier_id, product_id, token);
+		if (keep_token)
+			inv_order_lock_release_at_commit(supplier_id, product_id, token);
 		reservation = inv_existing_line(supplier_id, order_ref, product_id,
 										quantity, retailer_id, tupdesc);
 		if (reservation == NULL)
@@ -338,13 +390,43 @@ inv_reserve_line(int64 supplier_id, const char *order_ref, int64 product_id,
 	args[3] = Int64GetDatum(quantity);
 	args[4] = Int64GetDatum(fence);
 	inv_plan_run_change(&take_stock, args, NULL, &change);
+
+	/*
+	 * Refused with a lock in hand: if the row has seen a higher fencing
+	 * number while the lock is still ours, Redis lost its counter; take a
+	 * number above the row's and try once more.
+	 */
+	if (SPI_processed == 0 && fence > 0)
+	{
+		int64		accepted = inv_slot_fence(supplier_id, product_id);
+		int64		new_fence = 0;
+
+		if (accepted >= fence)
+			new_fence = inv_order_lock_refence(supplier_id, product_id, token,
+											   accepted);
+		if (new_fence > accepted)
+		{
+			fence = new_fence;
+			args[4] = Int64GetDatum(fence);
+			inv_plan_run_change(&take_stock, args, NULL, &change);
+			if (SPI_processed == 1)
+				reservation = inv_set_reservation_fence(supplier_id,
+														change.reservation_id,
+														fence, tupdesc);
+			else
+				inv_report_refusal(supplier_id, product_id, quantity, fence);
+		}
+	}
 	if (SPI_processed == 0)
 		inv_report_refusal(supplier_id, product_id, quantity, fence);
 
 	/* An order-scope lock now belongs to the reservation */
-	if (token[0] != '\0')
+	if (keep_token)
 		inv_order_lock_note(supplier_id, product_id, token,
-							change.reservation_id);
+							change.reservation_id,
+							DatumGetTimestampTz(SPI_getbinval(reservation, *tupdesc,
+															  SPI_fnumber(*tupdesc, "expires_at"),
+															  &isnull)));
 
 	return reservation;
 }

@@ -6,7 +6,7 @@
 #
 # Input: ../shared/data/online_retail_2010-12_order_lines.csv beside the
 # project root (override the folder with INV_DATA_DIR).  When it is absent
-# the suite says so and passes.
+# the suite says so and exits 77, which test/run_all.sh reports as skipped.
 #
 # Rules (README.md has the long form; expected.py implements them without
 # PostgreSQL, replay.sql through the extension):
@@ -27,12 +27,14 @@
 #    k % 8, eight psql sessions at once (returns applied in product_id
 #    order); every worker must succeed, and per product stock_level +
 #    committed = opening + returned, reserved = 0, confirmed quantities sum
-#    to committed, each order all or nothing, inv_verify() empty.
+#    to committed, each order all or nothing, inv_verify() empty.  Which
+#    orders win the last units depends on how the sessions interleave, so
+#    its counts differ from the sequential run's by design.
 #
 # Needs PGHOST/PGPORT/PGUSER exported and the extension installed.  Creates
 # the databases replay_seq and replay_par (dropping any left over) and leaves
 # them behind for inspection.  Prints one TAP-style line per check and exits
-# 0 only if every check passed.
+# 0 only if every check passed, 77 if skipped for want of the data.
 #
 
 set -u
@@ -43,10 +45,12 @@ DATA_DIR=${INV_DATA_DIR:-$ROOT/../shared/data}
 CSV=$DATA_DIR/online_retail_2010-12_order_lines.csv
 WORKERS=8
 SUPPLIER_ID=1
+# Exit status for "skipped", as test/run_all.sh (and automake) read it.
+SKIP=77
 
 if [ ! -r "$CSV" ]; then
-	echo "ok 1 # SKIP replay: test skipped because the data is absent ($CSV not found)"
-	exit 0
+	echo "1..0 # SKIP replay: the data is absent ($CSV not found)"
+	exit $SKIP
 fi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/inv_replay.XXXXXX")
@@ -326,7 +330,9 @@ if setup_db $DB; then
 			count(*) FILTER (WHERE outcome = 'accepted'),
 			count(*) FILTER (WHERE outcome = 'rejected'))
 		FROM replay.outcome");" \
-		"$(q $DB "SELECT sum(committed) FROM inventory.stock") units committed;" \
+		"$(q $DB "SELECT sum(committed) FROM inventory.stock") units committed" \
+		"(differs from the sequential run by design: $WORKERS workers race" \
+		"in another order, so other orders get the last units);" \
 		"$WORKERS workers took $(elapsed "$t0" "$t1")s"
 fi
 
