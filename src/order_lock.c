@@ -30,11 +30,13 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "lib/ilist.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "storage/backendid.h"
 #include "storage/latch.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -50,6 +52,7 @@ typedef struct InvPendingRelease
 	char		key[INV_LOCK_KEY_LEN];
 	char		token[INV_LOCK_TOKEN_LEN];
 	SubTransactionId subxid;	/* the subtransaction that queued it */
+	int64		fence;			/* its fencing number, if taken here */
 	bool		taken_here;		/* acquired by this transaction */
 	bool		at_commit;		/* give back at commit too, not only abort */
 } InvPendingRelease;
@@ -94,8 +97,8 @@ inv_new_token(char *token)
  *		Queue a release for the end of this transaction.
  */
 static void
-inv_remember_release(const char *key, const char *token, bool taken_here,
-					 bool at_commit)
+inv_remember_release(const char *key, const char *token, int64 fence,
+					 bool taken_here, bool at_commit)
 {
 	InvPendingRelease *pending;
 
@@ -104,6 +107,7 @@ inv_remember_release(const char *key, const char *token, bool taken_here,
 	strlcpy(pending->key, key, INV_LOCK_KEY_LEN);
 	strlcpy(pending->token, token, INV_LOCK_TOKEN_LEN);
 	pending->subxid = GetCurrentSubTransactionId();
+	pending->fence = fence;
 	pending->taken_here = taken_here;
 	pending->at_commit = at_commit;
 	dlist_push_tail(&pending_releases, &pending->node);
@@ -234,6 +238,29 @@ inv_order_lock_acquire(int64 supplier_id, int64 product_id, char *token_out)
 		return 0;
 
 	inv_lock_key(supplier_id, product_id, key);
+
+	/*
+	 * A reserve-scope lock this transaction already holds serves again:
+	 * asking Redis would only make us wait for ourselves.
+	 */
+	if (scope == INV_SCOPE_RESERVE)
+	{
+		dlist_iter	iter;
+
+		dlist_foreach(iter, &pending_releases)
+		{
+			InvPendingRelease *pending =
+				dlist_container(InvPendingRelease, node, iter.cur);
+
+			if (pending->taken_here && pending->at_commit &&
+				strcmp(pending->key, key) == 0)
+			{
+				strlcpy(token_out, pending->token, INV_LOCK_TOKEN_LEN);
+				return pending->fence;
+			}
+		}
+	}
+
 	inv_new_token(token);
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 										   inv_lock_wait_timeout);
@@ -256,7 +283,8 @@ inv_order_lock_acquire(int64 supplier_id, int64 product_id, char *token_out)
 		/* Won it */
 		if (result == INV_LOCK_OK)
 		{
-			inv_remember_release(key, token, true, scope == INV_SCOPE_RESERVE);
+			inv_remember_release(key, token, fence, true,
+								 scope == INV_SCOPE_RESERVE);
 			strlcpy(token_out, token, INV_LOCK_TOKEN_LEN);
 			return fence;
 		}
@@ -359,7 +387,7 @@ inv_order_lock_release_at_commit(int64 supplier_id, int64 product_id,
 	if (token == NULL || token[0] == '\0')
 		return;
 	inv_lock_key(supplier_id, product_id, key);
-	inv_remember_release(key, token, false, true);
+	inv_remember_release(key, token, 0, false, true);
 }
 
 /*
@@ -395,7 +423,9 @@ inv_lock_probe(PG_FUNCTION_ARGS)
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "inv_lock_probe: return type must be a row type");
 
-	snprintf(key, sizeof(key), "inventory:probe:%d", MyProcPid);
+	/* One key per backend slot of this cluster: a bounded set, never shared */
+	snprintf(key, sizeof(key), "inventory:probe:" UINT64_FORMAT ":%d",
+			 GetSystemIdentifier(), MyBackendId);
 	answer_timeout = inv_redis_connect_timeout + inv_redis_command_timeout + 1000;
 	started = GetCurrentTimestamp();
 	for (i = 0; i < iterations; i++)

@@ -205,7 +205,7 @@ inv_report_refusal(int64 supplier_id, int64 product_id, int64 quantity,
 		inv_report_missing_slot(product_id);
 
 	accepted_fence = inv_spi_int64(0, 5, &isnull);
-	if (fence > 0 && accepted_fence >= fence)
+	if (fence > 0 && accepted_fence > fence)
 		ereport(ERROR,
 				(errcode(ERRCODE_INV_STALE_FENCE),
 				 errmsg("order lock on product \"%s\" (id " INT64_FORMAT ") was superseded",
@@ -322,7 +322,7 @@ inv_reserve_line(int64 supplier_id, const char *order_ref, int64 product_id,
 		"lock_fence = pg_catalog.int8larger(lock_fence, $5) "
 		"WHERE supplier_id = $1 AND product_id = $2 AND slot = $3 "
 		"AND (made_to_order OR available >= $4) "
-		"AND ($5 = 0 OR lock_fence < $5)",
+		"AND ($5 = 0 OR lock_fence <= $5)",
 		5, {INT8OID, INT8OID, INT2OID, INT8OID, INT8OID}, NULL
 	};
 	Datum		args[8];
@@ -401,7 +401,7 @@ inv_reserve_line(int64 supplier_id, const char *order_ref, int64 product_id,
 		int64		accepted = inv_slot_fence(supplier_id, product_id);
 		int64		new_fence = 0;
 
-		if (accepted >= fence)
+		if (accepted > fence)
 			new_fence = inv_order_lock_refence(supplier_id, product_id, token,
 											   accepted);
 		if (new_fence > accepted)
