@@ -21,6 +21,7 @@ PGFILEDESC = "inventory - supplier stock that is never oversold"
 
 # pg_regress suites, in run order: sql/NAME.sql against expected/NAME.out.
 REGRESS = setup adjust reserve order_lines lifecycle expire ledger verify \
+	alerts \
 	cleanup
 
 # Two-session races, run by isolationtester.
@@ -37,3 +38,25 @@ SHLIB_LINK = -lhiredis
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# The alert consumer daemon, a libpq and libcurl client built beside the
+# extension and installed with the server's programs.
+ALERTS_PROGRAM = inventory-alerts
+ALERTS_OBJS = src/alerts/inventory_alerts.o
+EXTRA_CLEAN = $(ALERTS_PROGRAM) $(ALERTS_OBJS)
+
+all: $(ALERTS_PROGRAM)
+
+$(ALERTS_OBJS): CPPFLAGS := -I$(shell $(PG_CONFIG) --includedir) $(CPPFLAGS)
+
+$(ALERTS_PROGRAM): $(ALERTS_OBJS)
+	$(CC) $(CFLAGS) -o $@ $(ALERTS_OBJS) $(LDFLAGS) \
+		-L$(shell $(PG_CONFIG) --libdir) -lpq -lcurl
+
+install: install-alerts
+
+install-alerts: $(ALERTS_PROGRAM)
+	$(MKDIR_P) '$(DESTDIR)$(bindir)'
+	$(INSTALL_PROGRAM) $(ALERTS_PROGRAM) '$(DESTDIR)$(bindir)/$(ALERTS_PROGRAM)'
+
+.PHONY: install-alerts

@@ -20,8 +20,9 @@ SELECT has_schema('inventory', 'schema inventory exists');
 SELECT has_extension('inventory', 'extension inventory is installed');
 
 SELECT tables_are('inventory',
-	ARRAY['config', 'product', 'stock_slot', 'reservation', 'ledger'],
-	'inventory has exactly the tables config, product, stock_slot, reservation, ledger');
+	ARRAY['config', 'product', 'stock_slot', 'reservation', 'ledger',
+		  'alert_preference', 'alert', 'alert_delivery'],
+	'inventory has exactly its tables');
 SELECT has_table('inventory', 'config', 'table inventory.config exists');
 SELECT has_table('inventory', 'product', 'table inventory.product exists');
 SELECT has_table('inventory', 'stock_slot', 'table inventory.stock_slot exists');
@@ -39,7 +40,8 @@ SELECT columns_are('inventory', 'product',
 	'product has the expected columns');
 SELECT columns_are('inventory', 'stock_slot',
 	ARRAY['supplier_id', 'product_id', 'slot', 'made_to_order',
-		  'stock_level', 'reserved', 'committed', 'available', 'lock_fence'],
+		  'stock_level', 'reserved', 'committed', 'available', 'lock_fence',
+		  'low_stock_threshold'],
 	'stock_slot has the expected columns');
 SELECT columns_are('inventory', 'reservation',
 	ARRAY['supplier_id', 'reservation_id', 'order_ref', 'product_id', 'slot',
@@ -389,6 +391,7 @@ SELECT results_eq(
 	$$VALUES ('ledger_append_only', true, true, false, true, true, false),
 			 ('ledger_no_truncate', true, false, false, false, false, true),
 			 ('stock_slot_ledger', false, true, true, true, true, false),
+			 ('stock_slot_low_stock', false, true, false, false, true, false),
 			 ('stock_slot_no_truncate', true, false, false, false, false, true)$$,
 	'ledger triggers fire: after each stock_slot row change; before ledger update, delete and truncate; stock_slot cannot be truncated');
 
@@ -400,7 +403,10 @@ SELECT results_eq(
 	  JOIN pg_catalog.pg_class c ON c.oid = x.oid
 	  WHERE e.extname = 'inventory'
 	  ORDER BY 1$$,
-	$$VALUES ('config'), ('ledger'), ('ledger_ledger_id_seq'), ('product'),
+	$$VALUES ('alert'), ('alert_alert_id_seq'), ('alert_delivery'),
+			 ('alert_delivery_delivery_id_seq'), ('alert_preference'),
+			 ('alert_preference_preference_id_seq'),
+			 ('config'), ('ledger'), ('ledger_ledger_id_seq'), ('product'),
 			 ('product_product_id_seq'), ('reservation'),
 			 ('reservation_reservation_id_seq'), ('stock_slot')$$,
 	'pg_dump keeps the data of every table and identity sequence');
