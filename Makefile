@@ -21,7 +21,7 @@ PGFILEDESC = "inventory - supplier stock that is never oversold"
 
 # pg_regress suites, in run order: sql/NAME.sql against expected/NAME.out.
 REGRESS = setup adjust reserve order_lines lifecycle expire ledger verify \
-	alerts \
+	alerts calendar \
 	cleanup
 
 # Two-session races, run by isolationtester.

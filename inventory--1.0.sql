@@ -17,13 +17,84 @@ CREATE SCHEMA inventory;
 CREATE TABLE inventory.config (
 	singleton	boolean PRIMARY KEY DEFAULT true CHECK (singleton),
 	supplier_id	bigint NOT NULL CHECK (supplier_id > 0),
-	configured_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+	configured_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	time_zone	text NOT NULL DEFAULT 'UTC'
+		CHECK (pg_catalog.timezone(time_zone, TIMESTAMPTZ '2000-01-01') IS NOT NULL),
+	order_cutoff time NOT NULL DEFAULT '14:00'
 );
+
+COMMENT ON COLUMN inventory.config.time_zone IS
+	'The supplier''s time zone, in which working days and the order cut-off are counted.';
+COMMENT ON COLUMN inventory.config.order_cutoff IS
+	'Orders placed at or after this local time count from the next working day.';
 
 CREATE FUNCTION inventory.inv_supplier_id()
 RETURNS pg_catalog.int8
 AS 'MODULE_PATHNAME', 'inv_supplier_id'
 LANGUAGE C STRICT STABLE PARALLEL SAFE;
+
+/* Days the supplier does not work, besides Saturdays and Sundays. */
+CREATE TABLE inventory.holiday (
+	supplier_id	bigint NOT NULL DEFAULT inventory.inv_supplier_id(),
+	day			date NOT NULL,
+	description	text,
+	PRIMARY KEY (supplier_id, day)
+);
+
+/*
+ * The date a made-to-order line placed at ordered_at ships: lead_time_days
+ * working days (not Saturday, Sunday or a holiday) after the day the order
+ * counts from, which is the day it was placed, in the supplier's time zone,
+ * if that is a working day and the order came before the cut-off, and
+ * otherwise the next working day.  A lead time of 0 ships that day.
+ */
+CREATE FUNCTION inventory.inv_ship_date(
+	lead_time_days integer,
+	ordered_at timestamptz DEFAULT pg_catalog.now())
+RETURNS date
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	cfg inventory.config;
+	local_time timestamp;
+	ship_day date;
+	remaining integer := lead_time_days;
+BEGIN
+	IF lead_time_days < 0 THEN
+		RAISE EXCEPTION 'lead time cannot be negative'
+			USING ERRCODE = '22023',
+				  DETAIL = format('The lead time given was %s working days.', lead_time_days);
+	END IF;
+	SELECT * INTO cfg FROM inventory.config;
+	IF NOT FOUND THEN
+		PERFORM inventory.inv_supplier_id();	-- raises IV009
+	END IF;
+
+	-- The day the order counts from
+	local_time := ordered_at AT TIME ZONE cfg.time_zone;
+	ship_day := local_time::date;
+	IF local_time::time >= cfg.order_cutoff THEN
+		ship_day := ship_day + 1;
+	END IF;
+	WHILE extract(isodow FROM ship_day) > 5
+		  OR EXISTS (SELECT FROM inventory.holiday h
+					 WHERE h.supplier_id = cfg.supplier_id AND h.day = ship_day) LOOP
+		ship_day := ship_day + 1;
+	END LOOP;
+
+	-- Then as many working days on as the lead time
+	WHILE remaining > 0 LOOP
+		ship_day := ship_day + 1;
+		IF extract(isodow FROM ship_day) <= 5
+		   AND NOT EXISTS (SELECT FROM inventory.holiday h
+						   WHERE h.supplier_id = cfg.supplier_id AND h.day = ship_day) THEN
+			remaining := remaining - 1;
+		END IF;
+	END LOOP;
+	RETURN ship_day;
+END
+$$;
 
 CREATE FUNCTION inventory.inv_configure(supplier_id pg_catalog.int8)
 RETURNS pg_catalog.int8
@@ -104,6 +175,7 @@ CREATE TABLE inventory.reservation (
 	updated_at	timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	lock_token	text,
 	lock_fence	bigint,
+	ship_date	date,
 	PRIMARY KEY (supplier_id, reservation_id),
 	UNIQUE (supplier_id, order_ref, product_id),
 	FOREIGN KEY (supplier_id, product_id)
@@ -772,6 +844,7 @@ REVOKE ALL ON ALL TABLES IN SCHEMA inventory FROM PUBLIC;
 
 /* Keep the extension's data in pg_dump output. */
 SELECT pg_catalog.pg_extension_config_dump('inventory.config', '');
+SELECT pg_catalog.pg_extension_config_dump('inventory.holiday', '');
 SELECT pg_catalog.pg_extension_config_dump('inventory.product', '');
 SELECT pg_catalog.pg_extension_config_dump('inventory.stock_slot', '');
 SELECT pg_catalog.pg_extension_config_dump('inventory.reservation', '');

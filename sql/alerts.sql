@@ -48,7 +48,8 @@ FROM (SELECT a.*, inventory.inv_alert_payload(a) AS payload
 
 -- The longest SKU, all quotes and backslashes, still fits
 SELECT octet_length(inventory.inv_alert_payload(
-		   ROW(7, 1, 1, repeat(E'"\\', 100), 0, 1, now())::inventory.alert)) AS bytes;
+		   ROW(7, 1, 1, repeat(E'"\\', 100), 0, 1,
+			   '2026-12-03 10:00:00.123456+00')::inventory.alert)) AS bytes;
 
 -- Climbing back to the threshold re-arms it; the next fall alerts again
 SELECT state FROM inventory.inv_release_order('AL-2');

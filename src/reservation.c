@@ -16,7 +16,9 @@
  *	dispatch: committed -= q
  *
  * A made-to-order product has no stock of its own: reserving it needs no
- * available stock and confirming it leaves the stock level alone.
+ * available stock and confirming it leaves the stock level alone; its
+ * reservation records the date it ships, its lead time in working days
+ * after the order.
  *
  * Never overselling rests on one statement: the conditional UPDATE that adds
  * to "reserved" only where enough is available.  Two orders racing for the
@@ -308,10 +310,14 @@ inv_reserve_line(int64 supplier_id, const char *order_ref, int64 product_id,
 	static InvPlan insert_reservation = {
 		"INSERT INTO inventory.reservation (supplier_id, order_ref, "
 		"product_id, slot, retailer_id, quantity, expires_at, lock_token, "
-		"lock_fence) "
-		"VALUES ($1, $2, $3, 0, $4, $5, "
+		"lock_fence, ship_date) "
+		"SELECT $1, $2, $3, 0, $4, $5, "
 		"pg_catalog.statement_timestamp() + "
-		"pg_catalog.make_interval(secs => $6), $7, $8) "
+		"pg_catalog.make_interval(secs => $6), $7, $8, "
+		"CASE WHEN p.made_to_order THEN inventory.inv_ship_date("
+		"p.lead_time_days, pg_catalog.statement_timestamp()) END "
+		"FROM inventory.product p "
+		"WHERE p.supplier_id = $1 AND p.product_id = $3 "
 		"ON CONFLICT (supplier_id, order_ref, product_id) DO NOTHING "
 		"RETURNING *",
 		8, {INT8OID, TEXTOID, INT8OID, TEXTOID, INT8OID, FLOAT8OID, TEXTOID,

@@ -20,7 +20,7 @@ SELECT has_schema('inventory', 'schema inventory exists');
 SELECT has_extension('inventory', 'extension inventory is installed');
 
 SELECT tables_are('inventory',
-	ARRAY['config', 'product', 'stock_slot', 'reservation', 'ledger',
+	ARRAY['config', 'holiday', 'product', 'stock_slot', 'reservation', 'ledger',
 		  'alert_preference', 'alert', 'alert_delivery'],
 	'inventory has exactly its tables');
 SELECT has_table('inventory', 'config', 'table inventory.config exists');
@@ -32,7 +32,7 @@ SELECT has_view('inventory', 'stock', 'view inventory.stock exists');
 
 -- ---------- columns ----------
 SELECT columns_are('inventory', 'config',
-	ARRAY['singleton', 'supplier_id', 'configured_at'],
+	ARRAY['singleton', 'supplier_id', 'configured_at', 'time_zone', 'order_cutoff'],
 	'config has the expected columns');
 SELECT columns_are('inventory', 'product',
 	ARRAY['supplier_id', 'product_id', 'sku', 'name', 'made_to_order',
@@ -46,7 +46,7 @@ SELECT columns_are('inventory', 'stock_slot',
 SELECT columns_are('inventory', 'reservation',
 	ARRAY['supplier_id', 'reservation_id', 'order_ref', 'product_id', 'slot',
 		  'retailer_id', 'quantity', 'state', 'created_at', 'expires_at',
-		  'updated_at', 'lock_token', 'lock_fence'],
+		  'updated_at', 'lock_token', 'lock_fence', 'ship_date'],
 	'reservation has the expected columns');
 SELECT columns_are('inventory', 'ledger',
 	ARRAY['supplier_id', 'ledger_id', 'product_id', 'slot', 'recorded_at',
@@ -404,6 +404,7 @@ SELECT results_eq(
 	  WHERE e.extname = 'inventory'
 	  ORDER BY 1$$,
 	$$VALUES ('alert'), ('alert_alert_id_seq'), ('alert_delivery'),
+			 ('holiday'),
 			 ('alert_delivery_delivery_id_seq'), ('alert_preference'),
 			 ('alert_preference_preference_id_seq'),
 			 ('config'), ('ledger'), ('ledger_ledger_id_seq'), ('product'),
