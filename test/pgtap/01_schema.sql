@@ -404,10 +404,9 @@ SELECT results_eq(
 	  WHERE e.extname = 'inventory'
 	  ORDER BY 1$$,
 	$$VALUES ('alert'), ('alert_alert_id_seq'), ('alert_delivery'),
-			 ('holiday'),
 			 ('alert_delivery_delivery_id_seq'), ('alert_preference'),
 			 ('alert_preference_preference_id_seq'),
-			 ('config'), ('ledger'), ('ledger_ledger_id_seq'), ('product'),
+			 ('config'), ('holiday'), ('ledger'), ('ledger_ledger_id_seq'), ('product'),
 			 ('product_product_id_seq'), ('reservation'),
 			 ('reservation_reservation_id_seq'), ('stock_slot')$$,
 	'pg_dump keeps the data of every table and identity sequence');
