@@ -13,7 +13,8 @@ OBJS = \
 	src/lock_shmem.o \
 	src/lock_worker.o \
 	src/order_lock.o \
-	src/expiry_worker.o
+	src/expiry_worker.o \
+	src/allocation.o
 
 EXTENSION = inventory
 DATA = inventory--1.0.sql
@@ -21,7 +22,7 @@ PGFILEDESC = "inventory - supplier stock that is never oversold"
 
 # pg_regress suites, in run order: sql/NAME.sql against expected/NAME.out.
 REGRESS = setup adjust reserve order_lines lifecycle expire ledger verify \
-	alerts calendar \
+	alerts calendar ringfence \
 	cleanup
 
 # Two-session races, run by isolationtester.

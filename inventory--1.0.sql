@@ -130,7 +130,9 @@ CREATE TABLE inventory.product (
  * changing either.  lock_fence is the highest fencing number of a cross-node
  * lock that a reservation has written with; older ones are refused.
  * low_stock_threshold copies the product's, so that the low-stock trigger's
- * WHEN clause can tell a crossing without looking anything up.
+ * WHEN clause can tell a crossing without looking anything up.  ring_fenced
+ * is the sum over the product's allocations of the units still held for
+ * their retailers; the shared pool is available - ring_fenced.
  */
 CREATE TABLE inventory.stock_slot (
 	supplier_id	bigint NOT NULL,
@@ -143,6 +145,7 @@ CREATE TABLE inventory.stock_slot (
 	available	bigint GENERATED ALWAYS AS (stock_level - reserved) STORED,
 	lock_fence	bigint NOT NULL DEFAULT 0 CHECK (lock_fence >= 0),
 	low_stock_threshold bigint,
+	ring_fenced	bigint NOT NULL DEFAULT 0 CHECK (ring_fenced >= 0),
 	PRIMARY KEY (supplier_id, product_id, slot),
 	CONSTRAINT stock_slot_within_stock_level
 		CHECK (made_to_order OR reserved <= stock_level),
@@ -176,6 +179,7 @@ CREATE TABLE inventory.reservation (
 	lock_token	text,
 	lock_fence	bigint,
 	ship_date	date,
+	fenced_quantity bigint NOT NULL DEFAULT 0,
 	PRIMARY KEY (supplier_id, reservation_id),
 	UNIQUE (supplier_id, order_ref, product_id),
 	FOREIGN KEY (supplier_id, product_id)
@@ -186,6 +190,26 @@ CREATE TABLE inventory.reservation (
 CREATE INDEX reservation_open_expiry_idx
 	ON inventory.reservation (expires_at)
 	WHERE state = 'reserved';
+
+/*
+ * Ring-fenced stock: quantity units of a product held for one retailer.
+ * drawn counts the ring-fenced units in that retailer's reservations not yet
+ * released, expired, cancelled or dispatched; quantity - drawn units are
+ * still held for it.  When stock cannot back every allocation, lower
+ * priority numbers keep their guarantee first.  Set allocations with
+ * inventory.inv_set_allocation(); drawn is kept by the order functions.
+ */
+CREATE TABLE inventory.allocation (
+	supplier_id	bigint NOT NULL DEFAULT inventory.inv_supplier_id(),
+	product_id	bigint NOT NULL,
+	retailer_id	text NOT NULL CHECK (retailer_id <> ''),
+	quantity	bigint NOT NULL CHECK (quantity >= 0),
+	priority	integer NOT NULL DEFAULT 100,
+	drawn		bigint NOT NULL DEFAULT 0 CHECK (drawn >= 0),
+	PRIMARY KEY (supplier_id, product_id, retailer_id),
+	FOREIGN KEY (supplier_id, product_id)
+		REFERENCES inventory.product (supplier_id, product_id)
+);
 
 CREATE INDEX reservation_product_idx
 	ON inventory.reservation (supplier_id, product_id, slot, state);
@@ -773,6 +797,81 @@ RETURNS pg_catalog.int8
 AS 'MODULE_PATHNAME', 'inv_expire'
 LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
 
+CREATE FUNCTION inventory.inv_set_allocation(
+	product_id pg_catalog.int8,
+	retailer_id pg_catalog.text,
+	quantity pg_catalog.int8,
+	priority pg_catalog.int4 DEFAULT 100,
+	OUT backed pg_catalog.int8,
+	OUT shared_pool pg_catalog.int8)
+AS 'MODULE_PATHNAME', 'inv_set_allocation'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION inventory.inv_set_allocation(
+	sku pg_catalog.text,
+	retailer_id pg_catalog.text,
+	quantity pg_catalog.int8,
+	priority pg_catalog.int4 DEFAULT 100,
+	OUT backed pg_catalog.int8,
+	OUT shared_pool pg_catalog.int8)
+AS 'MODULE_PATHNAME', 'inv_set_allocation'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
+
+/*
+ * What a retailer sees: for each product, its status, the quantity this
+ * retailer can order now (its backed ring-fence plus the shared pool), and
+ * for made-to-order products the lead time and the date an order placed
+ * now would ship.
+ */
+CREATE FUNCTION inventory.inv_storefront(retailer_id text)
+RETURNS TABLE (
+	product_id bigint,
+	sku text,
+	name text,
+	status text,
+	orderable bigint,
+	lead_time_days integer,
+	ship_date date)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH stock AS (
+		SELECT s.supplier_id, s.product_id,
+			   sum(s.stock_level - s.reserved)::bigint AS available,
+			   sum(s.ring_fenced)::bigint AS ring_fenced
+		FROM inventory.stock_slot s
+		WHERE s.supplier_id = inventory.inv_supplier_id()
+		GROUP BY s.supplier_id, s.product_id
+	), fences AS (
+		SELECT a.product_id, a.retailer_id,
+			   greatest(a.quantity - a.drawn, 0) AS held,
+			   COALESCE(sum(greatest(a.quantity - a.drawn, 0)) OVER (
+				   PARTITION BY a.product_id
+				   ORDER BY a.priority, a.retailer_id COLLATE "C"
+				   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS held_before
+		FROM inventory.allocation a
+		WHERE a.supplier_id = inventory.inv_supplier_id()
+	)
+	SELECT p.product_id, p.sku, p.name,
+		   CASE WHEN p.made_to_order THEN 'made to order'
+				WHEN o.orderable <= 0 THEN 'out of stock'
+				WHEN o.orderable < p.low_stock_threshold THEN 'low'
+				ELSE 'in stock' END,
+		   CASE WHEN NOT p.made_to_order THEN o.orderable END,
+		   CASE WHEN p.made_to_order THEN p.lead_time_days END,
+		   CASE WHEN p.made_to_order
+				THEN inventory.inv_ship_date(p.lead_time_days) END
+	FROM inventory.product p
+	JOIN stock USING (supplier_id, product_id)
+	LEFT JOIN fences f
+	  ON f.product_id = p.product_id AND f.retailer_id = inv_storefront.retailer_id
+	CROSS JOIN LATERAL (
+		SELECT COALESCE(least(f.held, greatest(stock.available - f.held_before, 0)), 0)
+			   + greatest(stock.available - stock.ring_fenced, 0) AS orderable
+	) o
+	ORDER BY p.sku COLLATE "C"
+$$;
+
 CREATE FUNCTION inventory.inv_verify(
 	OUT check_name pg_catalog.text,
 	OUT product_id pg_catalog.int8,
@@ -845,6 +944,7 @@ REVOKE ALL ON ALL TABLES IN SCHEMA inventory FROM PUBLIC;
 /* Keep the extension's data in pg_dump output. */
 SELECT pg_catalog.pg_extension_config_dump('inventory.config', '');
 SELECT pg_catalog.pg_extension_config_dump('inventory.holiday', '');
+SELECT pg_catalog.pg_extension_config_dump('inventory.allocation', '');
 SELECT pg_catalog.pg_extension_config_dump('inventory.product', '');
 SELECT pg_catalog.pg_extension_config_dump('inventory.stock_slot', '');
 SELECT pg_catalog.pg_extension_config_dump('inventory.reservation', '');

@@ -88,6 +88,15 @@ extern const InvChange *inv_current_change(void);
 extern int64 inv_spi_int64(int row, int col, bool *isnull);
 extern char *inv_spi_text(int row, int col);
 
+/* allocation.c */
+extern int64 inv_lock_stock_row(int64 supplier_id, int64 product_id);
+extern int64 inv_fence_backed(int64 supplier_id, int64 product_id,
+							  const char *retailer_id, int64 available);
+extern void inv_fence_draw(int64 supplier_id, int64 product_id,
+						   const char *retailer_id, int64 units);
+extern int64 inv_fence_return(int64 supplier_id, int64 product_id,
+							  const char *retailer_id, int64 units);
+
 /* catalog.c */
 extern int64 inv_resolve_product(int64 supplier_id, FunctionCallInfo fcinfo,
 								 int argno);

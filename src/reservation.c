@@ -190,7 +190,8 @@ inv_report_refusal(int64 supplier_id, int64 product_id, int64 quantity,
 				   int64 fence)
 {
 	static InvPlan read_slot = {
-		"SELECT s.stock_level, s.reserved, s.available, p.sku, s.lock_fence "
+		"SELECT s.stock_level, s.reserved, s.available, p.sku, s.lock_fence, "
+		"s.ring_fenced "
 		"FROM inventory.stock_slot s JOIN inventory.product p "
 		"USING (supplier_id, product_id) "
 		"WHERE s.supplier_id = $1 AND s.product_id = $2 AND s.slot = 0",
@@ -216,6 +217,15 @@ inv_report_refusal(int64 supplier_id, int64 product_id, int64 quantity,
 						   fence, accepted_fence),
 				 errhint("The lock lapsed while this call stalled; nothing was changed, so the order can be retried.")));
 
+	if (inv_spi_int64(0, 6, &isnull) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INV_INSUFFICIENT_STOCK),
+				 errmsg("insufficient stock for product \"%s\" (id " INT64_FORMAT ")",
+						inv_spi_text(0, 4), product_id),
+				 errdetail("Requested " INT64_FORMAT "; " INT64_FORMAT " are available, " INT64_FORMAT " of them ring-fenced for particular retailers.",
+						   quantity, inv_spi_int64(0, 3, &isnull),
+						   inv_spi_int64(0, 6, &isnull)),
+				 errhint("A retailer can order its own ring-fenced units; everyone can order the rest.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_INV_INSUFFICIENT_STOCK),
 			 errmsg("insufficient stock for product \"%s\" (id " INT64_FORMAT ")",
@@ -325,11 +335,23 @@ inv_reserve_line(int64 supplier_id, const char *order_ref, int64 product_id,
 	};
 	static InvPlan take_stock = {
 		"UPDATE inventory.stock_slot SET reserved = reserved + $4, "
+		"ring_fenced = ring_fenced - $6, "
 		"lock_fence = pg_catalog.int8larger(lock_fence, $5) "
 		"WHERE supplier_id = $1 AND product_id = $2 AND slot = $3 "
-		"AND (made_to_order OR available >= $4) "
+		"AND (made_to_order "
+		"OR pg_catalog.int8larger(available - ring_fenced, 0) >= $4 - $6) "
 		"AND ($5 = 0 OR lock_fence <= $5)",
-		5, {INT8OID, INT8OID, INT2OID, INT8OID, INT8OID}, NULL
+		6, {INT8OID, INT8OID, INT2OID, INT8OID, INT8OID, INT8OID}, NULL
+	};
+	static InvPlan has_allocation = {
+		"SELECT FROM inventory.allocation "
+		"WHERE supplier_id = $1 AND product_id = $2 AND retailer_id = $3",
+		3, {INT8OID, INT8OID, TEXTOID}, NULL
+	};
+	static InvPlan set_fenced = {
+		"UPDATE inventory.reservation SET fenced_quantity = $3 "
+		"WHERE supplier_id = $1 AND reservation_id = $2 RETURNING *",
+		3, {INT8OID, INT8OID, INT8OID}, NULL
 	};
 	Datum		args[8];
 	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
@@ -337,6 +359,7 @@ inv_reserve_line(int64 supplier_id, const char *order_ref, int64 product_id,
 	InvChange	change = {0};
 	char		token[INV_LOCK_TOKEN_LEN];
 	int64		fence = 0;
+	int64		from_fence = 0;
 	bool		keep_token;
 	bool		isnull;
 
@@ -391,10 +414,34 @@ inv_reserve_line(int64 supplier_id, const char *order_ref, int64 product_id,
 		DatumGetInt64(SPI_getbinval(reservation, *tupdesc,
 									SPI_fnumber(*tupdesc, "reservation_id"),
 									&isnull));
+	/*
+	 * A retailer with an allocation draws on its own ring-fence first.  The
+	 * stock row is locked before its allocations are read, so the backing
+	 * cannot change underneath.  Without an allocation, an order draws on
+	 * the shared pool alone, which is what protects everyone's ring-fence.
+	 */
+	if (retailer_id != NULL)
+	{
+		args[0] = Int64GetDatum(supplier_id);
+		args[1] = Int64GetDatum(product_id);
+		args[2] = CStringGetTextDatum(retailer_id);
+		inv_plan_run(&has_allocation, args, NULL, false, 1);
+		if (SPI_processed > 0)
+		{
+			int64		available = inv_lock_stock_row(supplier_id, product_id);
+			int64		backed = inv_fence_backed(supplier_id, product_id,
+												  retailer_id, available);
+
+			from_fence = Min(quantity, Max(backed, 0));
+		}
+	}
+
+	args[0] = Int64GetDatum(supplier_id);
 	args[1] = Int64GetDatum(product_id);
 	args[2] = Int16GetDatum(0);
 	args[3] = Int64GetDatum(quantity);
 	args[4] = Int64GetDatum(fence);
+	args[5] = Int64GetDatum(from_fence);
 	inv_plan_run_change(&take_stock, args, NULL, &change);
 
 	/*
@@ -425,6 +472,18 @@ inv_reserve_line(int64 supplier_id, const char *order_ref, int64 product_id,
 	}
 	if (SPI_processed == 0)
 		inv_report_refusal(supplier_id, product_id, quantity, fence);
+
+	/* Record what came out of the ring-fence */
+	if (from_fence > 0)
+	{
+		inv_fence_draw(supplier_id, product_id, retailer_id, from_fence);
+		args[0] = Int64GetDatum(supplier_id);
+		args[1] = Int64GetDatum(change.reservation_id);
+		args[2] = Int64GetDatum(from_fence);
+		inv_plan_run(&set_fenced, args, NULL, false, 0);
+		reservation = SPI_tuptable->vals[0];
+		*tupdesc = SPI_tuptable->tupdesc;
+	}
 
 	/* An order-scope lock now belongs to the reservation */
 	if (keep_token)
@@ -700,7 +759,7 @@ inv_transition(int64 supplier_id, int64 reservation_id, InvAction action,
 	static InvPlan lock_reservation = {
 		"SELECT order_ref, product_id, slot, quantity, state, "
 		"expires_at <= pg_catalog.statement_timestamp(), expires_at, "
-		"lock_token "
+		"lock_token, retailer_id, fenced_quantity "
 		"FROM inventory.reservation "
 		"WHERE supplier_id = $1 AND reservation_id = $2 FOR UPDATE",
 		2, {INT8OID, INT8OID}, NULL
@@ -708,7 +767,7 @@ inv_transition(int64 supplier_id, int64 reservation_id, InvAction action,
 	static InvPlan lock_reservation_nowait = {
 		"SELECT order_ref, product_id, slot, quantity, state, "
 		"expires_at <= pg_catalog.statement_timestamp(), expires_at, "
-		"lock_token "
+		"lock_token, retailer_id, fenced_quantity "
 		"FROM inventory.reservation "
 		"WHERE supplier_id = $1 AND reservation_id = $2 "
 		"FOR UPDATE SKIP LOCKED",
@@ -718,27 +777,30 @@ inv_transition(int64 supplier_id, int64 reservation_id, InvAction action,
 		"UPDATE inventory.stock_slot SET "
 		"stock_level = stock_level"
 		" - CASE WHEN made_to_order THEN 0 ELSE $4 END, "
-		"reserved = reserved - $4, committed = committed + $4 "
+		"reserved = reserved - $4, committed = committed + $4, "
+		"ring_fenced = ring_fenced + $5 "
 		"WHERE supplier_id = $1 AND product_id = $2 AND slot = $3",
-		4, {INT8OID, INT8OID, INT2OID, INT8OID}, NULL
+		5, {INT8OID, INT8OID, INT2OID, INT8OID, INT8OID}, NULL
 	};
 	static InvPlan release_stock = {
-		"UPDATE inventory.stock_slot SET reserved = reserved - $4 "
+		"UPDATE inventory.stock_slot SET reserved = reserved - $4, "
+		"ring_fenced = ring_fenced + $5 "
 		"WHERE supplier_id = $1 AND product_id = $2 AND slot = $3",
-		4, {INT8OID, INT8OID, INT2OID, INT8OID}, NULL
+		5, {INT8OID, INT8OID, INT2OID, INT8OID, INT8OID}, NULL
 	};
 	static InvPlan cancel_stock = {
 		"UPDATE inventory.stock_slot SET "
 		"stock_level = stock_level"
 		" + CASE WHEN made_to_order THEN 0 ELSE $4 END, "
-		"committed = committed - $4 "
+		"committed = committed - $4, ring_fenced = ring_fenced + $5 "
 		"WHERE supplier_id = $1 AND product_id = $2 AND slot = $3",
-		4, {INT8OID, INT8OID, INT2OID, INT8OID}, NULL
+		5, {INT8OID, INT8OID, INT2OID, INT8OID, INT8OID}, NULL
 	};
 	static InvPlan dispatch_stock = {
-		"UPDATE inventory.stock_slot SET committed = committed - $4 "
+		"UPDATE inventory.stock_slot SET committed = committed - $4, "
+		"ring_fenced = ring_fenced + $5 "
 		"WHERE supplier_id = $1 AND product_id = $2 AND slot = $3",
-		4, {INT8OID, INT8OID, INT2OID, INT8OID}, NULL
+		5, {INT8OID, INT8OID, INT2OID, INT8OID, INT8OID}, NULL
 	};
 	static InvPlan set_state = {
 		"UPDATE inventory.reservation "
@@ -747,9 +809,11 @@ inv_transition(int64 supplier_id, int64 reservation_id, InvAction action,
 		"WHERE supplier_id = $1 AND reservation_id = $2 RETURNING state",
 		3, {INT8OID, INT8OID, TEXTOID}, NULL
 	};
-	Datum		args[4];
+	Datum		args[5];
 	HeapTuple	row;
 	TupleDesc	rowdesc;
+	int64		fenced;
+	int64		ring_delta = 0;
 	char	   *order_ref;
 	int64		product_id;
 	int16		slot;
@@ -785,6 +849,7 @@ inv_transition(int64 supplier_id, int64 reservation_id, InvAction action,
 	quantity = DatumGetInt64(SPI_getbinval(row, rowdesc, 4, &isnull));
 	found_state = SPI_getbinval(row, rowdesc, 5, &isnull);
 	lapsed = DatumGetBool(SPI_getbinval(row, rowdesc, 6, &isnull));
+	fenced = DatumGetInt64(SPI_getbinval(row, rowdesc, 10, &isnull));
 	state = inv_state_name(found_state);
 
 	/* Decide what the action means in the state we found */
@@ -888,9 +953,19 @@ inv_transition(int64 supplier_id, int64 reservation_id, InvAction action,
 	change.reason = reason;
 	change.order_ref = order_ref;
 	change.reservation_id = reservation_id;
+	/*
+	 * Ring-fenced units go back to the retailer's allocation when the order
+	 * fails or ships; a confirmed order keeps them drawn until dispatch.
+	 */
+	if (fenced > 0 && action != INV_CONFIRM)
+		ring_delta = inv_fence_return(supplier_id, product_id,
+									  SPI_getvalue(row, rowdesc, 9), fenced);
+
+	args[0] = Int64GetDatum(supplier_id);
 	args[1] = Int64GetDatum(product_id);
 	args[2] = Int16GetDatum(slot);
 	args[3] = Int64GetDatum(quantity);
+	args[4] = Int64GetDatum(ring_delta);
 	inv_plan_run_change(stock_plan, args, NULL, &change);
 	if (SPI_processed != 1)
 		inv_report_missing_slot(product_id);

@@ -42,6 +42,8 @@ PG_FUNCTION_INFO_V1(inv_repair);
  *	committed	slot's committed vs. confirmed reservations
  *	ledger_*	slot's quantities vs. the sum of its ledger changes
  *	oversold	a stocked product with more reserved than in stock
+ *	ring_fenced	slot's ring_fenced vs. what its allocations still hold
+ *	allocation_drawn  an allocation's drawn vs. its retailer's reservations
  *	no_slot		a product without stock, or reservations on a missing slot
  */
 Datum
@@ -102,6 +104,28 @@ inv_verify(PG_FUNCTION_ARGS)
 		"  SELECT 'oversold', product_id, slot, stock_level, reserved,"
 		"   'more reserved than in stock'"
 		"  FROM slots WHERE NOT made_to_order AND reserved > stock_level"
+		"  UNION ALL"
+		"  SELECT 'ring_fenced', s.product_id, s.slot,"
+		"   COALESCE(f.held, 0), s.ring_fenced,"
+		"   'ring_fenced differs from the units its allocations still hold'"
+		"  FROM inventory.stock_slot s LEFT JOIN ("
+		"   SELECT product_id,"
+		"    pg_catalog.sum(pg_catalog.int8larger(quantity - drawn, 0)) AS held"
+		"   FROM inventory.allocation WHERE supplier_id = $1"
+		"   GROUP BY product_id) f USING (product_id)"
+		"  WHERE s.supplier_id = $1 AND s.ring_fenced <> COALESCE(f.held, 0)"
+		"  UNION ALL"
+		"  SELECT 'allocation_drawn', a.product_id, 0::smallint,"
+		"   COALESCE(r.fenced, 0), a.drawn,"
+		"   'drawn differs from the ring-fenced units of the retailer''s'"
+		"   || ' open and confirmed reservations: ' || a.retailer_id"
+		"  FROM inventory.allocation a LEFT JOIN ("
+		"   SELECT product_id, retailer_id,"
+		"    pg_catalog.sum(fenced_quantity) AS fenced"
+		"   FROM inventory.reservation"
+		"   WHERE supplier_id = $1 AND state IN ('reserved', 'confirmed')"
+		"   GROUP BY product_id, retailer_id) r USING (product_id, retailer_id)"
+		"  WHERE a.supplier_id = $1 AND a.drawn <> COALESCE(r.fenced, 0)"
 		"  UNION ALL"
 		"  SELECT 'no_slot', p.product_id, 0::smallint, NULL, NULL,"
 		"   'product has no stock slot'"

@@ -21,7 +21,7 @@ SELECT has_extension('inventory', 'extension inventory is installed');
 
 SELECT tables_are('inventory',
 	ARRAY['config', 'holiday', 'product', 'stock_slot', 'reservation', 'ledger',
-		  'alert_preference', 'alert', 'alert_delivery'],
+		  'allocation', 'alert_preference', 'alert', 'alert_delivery'],
 	'inventory has exactly its tables');
 SELECT has_table('inventory', 'config', 'table inventory.config exists');
 SELECT has_table('inventory', 'product', 'table inventory.product exists');
@@ -41,12 +41,13 @@ SELECT columns_are('inventory', 'product',
 SELECT columns_are('inventory', 'stock_slot',
 	ARRAY['supplier_id', 'product_id', 'slot', 'made_to_order',
 		  'stock_level', 'reserved', 'committed', 'available', 'lock_fence',
-		  'low_stock_threshold'],
+		  'low_stock_threshold', 'ring_fenced'],
 	'stock_slot has the expected columns');
 SELECT columns_are('inventory', 'reservation',
 	ARRAY['supplier_id', 'reservation_id', 'order_ref', 'product_id', 'slot',
 		  'retailer_id', 'quantity', 'state', 'created_at', 'expires_at',
-		  'updated_at', 'lock_token', 'lock_fence', 'ship_date'],
+		  'updated_at', 'lock_token', 'lock_fence', 'ship_date',
+		  'fenced_quantity'],
 	'reservation has the expected columns');
 SELECT columns_are('inventory', 'ledger',
 	ARRAY['supplier_id', 'ledger_id', 'product_id', 'slot', 'recorded_at',
@@ -405,7 +406,7 @@ SELECT results_eq(
 	  ORDER BY 1$$,
 	$$VALUES ('alert'), ('alert_alert_id_seq'), ('alert_delivery'),
 			 ('alert_delivery_delivery_id_seq'), ('alert_preference'),
-			 ('alert_preference_preference_id_seq'),
+			 ('alert_preference_preference_id_seq'), ('allocation'),
 			 ('config'), ('holiday'), ('ledger'), ('ledger_ledger_id_seq'), ('product'),
 			 ('product_product_id_seq'), ('reservation'),
 			 ('reservation_reservation_id_seq'), ('stock_slot')$$,
