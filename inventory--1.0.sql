@@ -437,7 +437,7 @@ CREATE INDEX alert_delivery_due_idx
  */
 CREATE FUNCTION inventory.inv_alert_payload(alert inventory.alert)
 RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT pg_catalog.json_build_object(
@@ -600,6 +600,28 @@ BEGIN
 	) summary
 	ORDER BY c.delivery_id;
 END
+$$;
+
+/*
+ * Extend a claim just before sending: true if this consumer still holds the
+ * delivery (its lease now runs from here), null if the lease ran out and the
+ * delivery may be in other hands, in which case it must not be sent.
+ */
+CREATE FUNCTION inventory.inv_alert_extend(
+	delivery_id bigint,
+	consumer text,
+	lease interval DEFAULT '1 minute')
+RETURNS boolean
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+	UPDATE inventory.alert_delivery d
+	SET claimed_until = pg_catalog.now() + inv_alert_extend.lease
+	WHERE d.supplier_id = inventory.inv_supplier_id()
+	  AND d.delivery_id = inv_alert_extend.delivery_id
+	  AND d.state = 'claimed' AND d.claimed_by = inv_alert_extend.consumer
+	  AND d.claimed_until > pg_catalog.clock_timestamp()
+	RETURNING true
 $$;
 
 /* Mark a claimed delivery sent; null if this consumer no longer holds it. */

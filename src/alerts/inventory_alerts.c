@@ -300,7 +300,9 @@ read_config_file(const char *path)
 
 /*
  * handle_stop
- *		SIGTERM and SIGINT: finish the delivery under way, then exit.
+ *		SIGTERM and SIGINT: finish the delivery under way, then exit.  The
+ *		rest of a claimed batch is left to be claimed again once its lease
+ *		runs out.
  */
 static void
 handle_stop(int signo)
@@ -437,6 +439,33 @@ mark(PGconn *conn, const char *delivery_id, bool delivered, const char *error)
 }
 
 /*
+ * still_claimed
+ *		Renew this consumer's claim on a delivery just before sending it:
+ *		1 if the claim held, 0 if it had lapsed, -1 if the connection failed.
+ */
+static int
+still_claimed(PGconn *conn, const char *delivery_id, const char *lease)
+{
+	const char *params[] = {delivery_id, config.consumer, lease};
+	PGresult   *result;
+	int			held;
+
+	result = PQexecParams(conn,
+						  "SELECT inventory.inv_alert_extend($1::bigint, $2, $3::interval)",
+						  3, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(result) != PGRES_TUPLES_OK)
+	{
+		say("could not renew the claim on delivery %s: %s", delivery_id,
+			PQerrorMessage(conn));
+		PQclear(result);
+		return -1;
+	}
+	held = PQgetisnull(result, 0, 0) ? 0 : 1;
+	PQclear(result);
+	return held;
+}
+
+/*
  * deliver_due
  *		Claim and deliver everything due, batch by batch.  Returns false if
  *		the connection failed.
@@ -472,7 +501,7 @@ deliver_due(PGconn *conn)
 			return true;
 		}
 
-		for (row = 0; row < PQntuples(claimed); row++)
+		for (row = 0; row < PQntuples(claimed) && !stop_requested; row++)
 		{
 			const char *delivery_id = PQgetvalue(claimed, row, 0);
 			const char *channel = PQgetvalue(claimed, row, 1);
@@ -480,6 +509,23 @@ deliver_due(PGconn *conn)
 			const char *message = PQgetvalue(claimed, row, 3);
 			char		error[512] = "";
 			bool		sent;
+			int			still_ours = still_claimed(conn, delivery_id, lease);
+
+			/*
+			 * The batch's claim may have run out while earlier items were
+			 * sent; another consumer may then hold this one, so leave it.
+			 */
+			if (still_ours < 0)
+			{
+				PQclear(claimed);
+				return false;
+			}
+			if (still_ours == 0)
+			{
+				say("delivery %s: claim lapsed before sending; left to its new holder",
+					delivery_id);
+				continue;
+			}
 
 			if (strcmp(channel, "email") == 0)
 				sent = send_email(message, error, sizeof(error));
@@ -547,6 +593,16 @@ wait_for_news(PGconn *conn)
 	fd_set		readable;
 	struct timeval timeout;
 	PGnotify   *notify;
+	bool		queued = false;
+
+	/* A notification read during the last queries is news already */
+	while ((notify = PQnotifies(conn)) != NULL)
+	{
+		queued = true;
+		PQfreemem(notify);
+	}
+	if (queued)
+		return true;
 
 	FD_ZERO(&readable);
 	FD_SET(sock, &readable);
@@ -578,15 +634,16 @@ main(int argc, char **argv)
 	int			reconnect_wait = 1;
 	char		consumer[256];
 
-	/* Options: the config file first, so that flags can override it */
-	for (int i = 1; i < argc; i++)
-	{
-		if (strncmp(argv[i], "--config=", 9) == 0)
-			read_config_file(argv[i] + 9);
-		else if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) &&
-				 i + 1 < argc)
-			read_config_file(argv[i + 1]);
-	}
+	/*
+	 * Options: a first pass reads the config files, in whatever form getopt
+	 * accepts them, so that the flags read in the second pass override them.
+	 */
+	opterr = 0;
+	while ((option = getopt_long(argc, argv, "d:c:vhV", long_options, NULL)) != -1)
+		if (option == 'c')
+			read_config_file(optarg);
+	opterr = 1;
+	optind = 0;					/* start the scan afresh */
 	while ((option = getopt_long(argc, argv, "d:c:vhV", long_options, NULL)) != -1)
 	{
 		switch (option)
@@ -598,7 +655,7 @@ main(int argc, char **argv)
 				printf("inventory-alerts %s\n", ALERTS_VERSION);
 				return 0;
 			case 'c':
-				break;			/* already read */
+				break;			/* read in the first pass */
 			case '?':
 				fprintf(stderr, "Try \"inventory-alerts --help\" for more information.\n");
 				return 2;
