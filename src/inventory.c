@@ -40,7 +40,7 @@ char	   *inv_actor = NULL;
 char	   *inv_reason = NULL;
 char	   *inv_redis_host = NULL;
 int			inv_redis_port = 6379;
-char	   *inv_redis_password = NULL;
+char	   *inv_redis_password_file = NULL;
 int			inv_redis_database = 0;
 int			inv_redis_connect_timeout = 1000;
 int			inv_redis_command_timeout = 1000;
@@ -76,7 +76,6 @@ static SubTransactionId cached_supplier_subxid = InvalidSubTransactionId;
 
 void		_PG_init(void);
 static bool inv_check_redis_host(char **newval, void **extra, GucSource source);
-static const char *inv_show_redis_password(void);
 static void inv_define_lock_settings(void);
 
 PG_FUNCTION_INFO_V1(inv_supplier_id);
@@ -200,16 +199,16 @@ inv_define_lock_settings(void)
 							NULL,
 							NULL);
 
-	DefineCustomStringVariable("inventory.redis_password",
-							   "Password the lock service gives Redis.",
-							   "Never shown: SHOW prints a placeholder when it is set.",
-							   &inv_redis_password,
+	DefineCustomStringVariable("inventory.redis_password_file",
+							   "File whose first line is the password the lock service gives Redis.",
+							   "The password itself is never a setting: the server logs new setting values on reload.",
+							   &inv_redis_password_file,
 							   "",
 							   PGC_SIGHUP,
-							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL,
+							   GUC_SUPERUSER_ONLY,
 							   NULL,
 							   NULL,
-							   inv_show_redis_password);
+							   NULL);
 
 	DefineCustomIntVariable("inventory.redis_database",
 							"Redis database number holding the locks.",
@@ -346,17 +345,6 @@ inv_check_redis_host(char **newval, void **extra, GucSource source)
 		return false;
 	}
 	return true;
-}
-
-/*
- * inv_show_redis_password
- *		GUC show hook: never reveal the password, only whether there is one.
- */
-static const char *
-inv_show_redis_password(void)
-{
-	return (inv_redis_password && inv_redis_password[0] != '\0') ?
-		"********" : "";
 }
 
 /*

@@ -160,7 +160,7 @@ extern void inv_lock_worker_register(void);
 /* Settings (inventory.c) */
 extern char *inv_redis_host;
 extern int	inv_redis_port;
-extern char *inv_redis_password;
+extern char *inv_redis_password_file;
 extern int	inv_redis_database;
 extern int	inv_redis_connect_timeout;
 extern int	inv_redis_command_timeout;

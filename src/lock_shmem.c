@@ -243,7 +243,7 @@ inv_lock_request(InvLockOp op, const char *key, const char *token, int ttl_ms,
 {
 	InvLockRequest *request = inv_my_request();
 	TimestampTz deadline;
-	InvLockResult result = INV_LOCK_UNAVAILABLE;
+	volatile InvLockResult result = INV_LOCK_UNAVAILABLE;
 
 	error[0] = '\0';
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
@@ -253,24 +253,30 @@ inv_lock_request(InvLockOp op, const char *key, const char *token, int ttl_ms,
 		exit_callback_registered = true;
 	}
 
+	/*
+	 * NB: nothing may return from inside PG_TRY: the error context it set up
+	 * must be restored by PG_END_TRY.  Leave the loops with posted/answered.
+	 */
 	PG_TRY();
 	{
+		bool		posted = false;
+		bool		answered = false;
+
 		/*
 		 * Post the request.  A slot still busy with an abandoned request is
 		 * freed by the worker within its command timeout.
 		 */
 		for (;;)
 		{
-			bool		posted = false;
+			bool		unavailable = false;
 
 			LWLockAcquire(inv_lock_shared->lock, LW_EXCLUSIVE);
 			if (!inv_lock_shared->connected)
 			{
 				strlcpy(error, inv_lock_shared->last_error, INV_LOCK_ERROR_LEN);
-				LWLockRelease(inv_lock_shared->lock);
-				return INV_LOCK_UNAVAILABLE;
+				unavailable = true;
 			}
-			if (request->state == INV_REQ_FREE)
+			else if (request->state == INV_REQ_FREE)
 			{
 				request->op = op;
 				request->ttl_ms = ttl_ms;
@@ -286,11 +292,9 @@ inv_lock_request(InvLockOp op, const char *key, const char *token, int ttl_ms,
 				posted = true;
 			}
 			LWLockRelease(inv_lock_shared->lock);
-			if (posted)
+			if (posted || unavailable || GetCurrentTimestamp() >= deadline)
 				break;
 
-			if (GetCurrentTimestamp() >= deadline)
-				return INV_LOCK_UNAVAILABLE;
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 							 10, PG_WAIT_EXTENSION);
 			ResetLatch(MyLatch);
@@ -298,9 +302,8 @@ inv_lock_request(InvLockOp op, const char *key, const char *token, int ttl_ms,
 		}
 
 		/* Wait for the answer */
-		for (;;)
+		while (posted && !answered)
 		{
-			bool		answered = false;
 			long		remaining;
 
 			LWLockAcquire(inv_lock_shared->lock, LW_EXCLUSIVE);

@@ -116,7 +116,7 @@ static char script_sha[INV_NSCRIPTS][41];
 static char *connected_host = NULL;
 static int	connected_port = 0;
 static int	connected_database = 0;
-static char *connected_password = NULL;
+static char *connected_password_file = NULL;
 static int	backoff_ms = 0;
 static TimestampTz next_connect_at = 0;
 static bool ever_connected = false;
@@ -136,7 +136,8 @@ inv_lock_worker_register(void)
 	BackgroundWorker worker;
 
 	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS;
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
+		BGWORKER_BACKEND_DATABASE_CONNECTION;
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
 	worker.bgw_restart_time = 1;
 	strlcpy(worker.bgw_library_name, "inventory", BGW_MAXLEN);
@@ -247,6 +248,40 @@ inv_redis_simple(char *error, int argc, const char **argv)
 }
 
 /*
+ * inv_read_password
+ *		Read the Redis password: the first line of
+ *		inventory.redis_password_file.  The password never lives in a
+ *		setting, because the server logs a setting's new value when the
+ *		configuration is reloaded.  On failure error receives the reason.
+ */
+static bool
+inv_read_password(char *password, size_t size, char *error)
+{
+	FILE	   *file = AllocateFile(inv_redis_password_file, "r");
+	size_t		len;
+
+	if (file == NULL)
+	{
+		snprintf(error, INV_LOCK_ERROR_LEN, "could not open \"%s\": %m",
+				 inv_redis_password_file);
+		return false;
+	}
+	if (fgets(password, size, file) == NULL)
+		password[0] = '\0';
+	FreeFile(file);
+	len = strlen(password);
+	while (len > 0 && (password[len - 1] == '\n' || password[len - 1] == '\r'))
+		password[--len] = '\0';
+	if (len == 0)
+	{
+		snprintf(error, INV_LOCK_ERROR_LEN, "\"%s\" holds no password",
+				 inv_redis_password_file);
+		return false;
+	}
+	return true;
+}
+
+/*
  * inv_connect
  *		Connect to Redis, authenticate, choose the database and check that
  *		the server is a master.  On failure, schedule a retry.
@@ -290,11 +325,22 @@ inv_connect(void)
 	redisEnableKeepAlive(redis);
 
 	/* Authenticate and pick the database */
-	if (inv_redis_password[0] != '\0')
+	if (inv_redis_password_file[0] != '\0')
 	{
-		const char *argv[] = {"AUTH", inv_redis_password};
+		char		password[512];
+		const char *argv[2];
+		bool		ok;
 
-		if (!inv_redis_simple(error, 2, argv))
+		if (!inv_read_password(password, sizeof(password), error))
+		{
+			inv_disconnect(error);
+			return;
+		}
+		argv[0] = "AUTH";
+		argv[1] = password;
+		ok = inv_redis_simple(error, 2, argv);
+		explicit_bzero(password, sizeof(password));
+		if (!ok)
 		{
 			inv_disconnect(error);
 			return;
@@ -362,11 +408,11 @@ inv_connect(void)
 	/* Remember what we connected with, to notice a change on reload */
 	if (connected_host)
 		pfree(connected_host);
-	if (connected_password)
-		pfree(connected_password);
+	if (connected_password_file)
+		pfree(connected_password_file);
 	connected_host = MemoryContextStrdup(TopMemoryContext, inv_redis_host);
-	connected_password = MemoryContextStrdup(TopMemoryContext,
-											 inv_redis_password);
+	connected_password_file = MemoryContextStrdup(TopMemoryContext,
+												  inv_redis_password_file);
 	connected_port = inv_redis_port;
 	connected_database = inv_redis_database;
 	backoff_ms = 0;
@@ -382,7 +428,7 @@ inv_settings_changed(void)
 {
 	return connected_host == NULL ||
 		strcmp(connected_host, inv_redis_host) != 0 ||
-		strcmp(connected_password, inv_redis_password) != 0 ||
+		strcmp(connected_password_file, inv_redis_password_file) != 0 ||
 		connected_port != inv_redis_port ||
 		connected_database != inv_redis_database;
 }
@@ -422,14 +468,17 @@ inv_append(int script, InvCommand *command, bool with_fence)
  * inv_collect
  *		Gather the work of one round under the LWLock: pending requests,
  *		queued releases, and leases due for renewal.  Returns how many
- *		commands were filled in; at most max_commands.
+ *		commands were filled in, at most max_commands, and sets *next_due
+ *		to when the next lease will need renewing or forgetting.
  */
 static int
-inv_collect(InvCommand *commands, int max_commands)
+inv_collect(InvCommand *commands, int max_commands, TimestampTz *next_due)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	int			n = 0;
 	int			i;
+
+	*next_due = TimestampTzPlusMilliseconds(now, 1000);
 
 	LWLockAcquire(inv_lock_shared->lock, LW_EXCLUSIVE);
 
@@ -473,7 +522,8 @@ inv_collect(InvCommand *commands, int max_commands)
 
 	/*
 	 * Renew an order-scope lease once a third of its time-to-live is left,
-	 * until its maximum hold; forget any lease that has run out.
+	 * until its maximum hold; forget any lease that has run out.  *next_due
+	 * becomes the earliest moment another lease needs attention.
 	 */
 	for (i = 0; i < inv_lock_shared->nheld; i++)
 	{
@@ -487,9 +537,24 @@ inv_collect(InvCommand *commands, int max_commands)
 			pg_atomic_fetch_add_u64(&inv_lock_shared->counters.lapsed, 1);
 			continue;
 		}
-		if (!held->renew || n >= max_commands ||
-			held->expires_at > TimestampTzPlusMilliseconds(now, held->ttl_ms / 3))
+		if (!held->in_use)
 			continue;
+		if (!held->renew || n >= max_commands)
+		{
+			/* Still wake up in time to forget it when it runs out */
+			if (held->expires_at < *next_due)
+				*next_due = held->expires_at;
+			continue;
+		}
+		if (held->expires_at > TimestampTzPlusMilliseconds(now, held->ttl_ms / 3))
+		{
+			TimestampTz due = TimestampTzPlusMilliseconds(held->expires_at,
+														  -(held->ttl_ms / 3));
+
+			if (due < *next_due)
+				*next_due = due;
+			continue;
+		}
 		if (now >= held->hold_until)
 		{
 			held->renew = false;
@@ -835,6 +900,9 @@ inv_lock_worker_main(Datum main_arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
+	/* No database: only a place in pg_stat_activity, for operators */
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+
 	if (inv_lock_shared == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -874,7 +942,8 @@ inv_lock_worker_main(Datum main_arg)
 		int			norphans = 0;
 		char		error[INV_LOCK_ERROR_LEN];
 		bool		ok = true;
-		long		timeout = 1000;
+		long		timeout;
+		TimestampTz next_due;
 
 		CHECK_FOR_INTERRUPTS();
 
@@ -898,7 +967,9 @@ inv_lock_worker_main(Datum main_arg)
 
 		/* Do one round of work */
 		error[0] = '\0';
-		n = inv_collect(commands, max_commands);
+		n = inv_collect(commands, max_commands, &next_due);
+		timeout = TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
+												  next_due);
 		if (n > 0)
 		{
 			if (redis != NULL)
@@ -936,8 +1007,6 @@ inv_lock_worker_main(Datum main_arg)
 			timeout = Max(1, Min(timeout,
 								 TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
 																 next_connect_at)));
-		if (timeout > 0 && inv_lock_ttl / 6 < timeout)
-			timeout = Max(1, inv_lock_ttl / 6);
 		if (timeout > 0)
 		{
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,

@@ -360,6 +360,7 @@ inv_reserve_line(int64 supplier_id, const char *order_ref, int64 product_id,
 	char		token[INV_LOCK_TOKEN_LEN];
 	int64		fence = 0;
 	int64		from_fence = 0;
+	bool		took_stock;
 	bool		keep_token;
 	bool		isnull;
 
@@ -443,13 +444,14 @@ inv_reserve_line(int64 supplier_id, const char *order_ref, int64 product_id,
 	args[4] = Int64GetDatum(fence);
 	args[5] = Int64GetDatum(from_fence);
 	inv_plan_run_change(&take_stock, args, NULL, &change);
+	took_stock = SPI_processed == 1;
 
 	/*
 	 * Refused with a lock in hand: if the row has seen a higher fencing
 	 * number while the lock is still ours, Redis lost its counter; take a
 	 * number above the row's and try once more.
 	 */
-	if (SPI_processed == 0 && fence > 0)
+	if (!took_stock && fence > 0)
 	{
 		int64		accepted = inv_slot_fence(supplier_id, product_id);
 		int64		new_fence = 0;
@@ -462,15 +464,19 @@ inv_reserve_line(int64 supplier_id, const char *order_ref, int64 product_id,
 			fence = new_fence;
 			args[4] = Int64GetDatum(fence);
 			inv_plan_run_change(&take_stock, args, NULL, &change);
-			if (SPI_processed == 1)
+			took_stock = SPI_processed == 1;
+			if (took_stock)
 				reservation = inv_set_reservation_fence(supplier_id,
 														change.reservation_id,
 														fence, tupdesc);
-			else
-				inv_report_refusal(supplier_id, product_id, quantity, fence);
 		}
 	}
-	if (SPI_processed == 0)
+
+	/*
+	 * NB: decide on took_stock, never on SPI_processed: the look-ups above
+	 * have replaced the count of the stock update.
+	 */
+	if (!took_stock)
 		inv_report_refusal(supplier_id, product_id, quantity, fence);
 
 	/* Record what came out of the ring-fence */
