@@ -719,7 +719,7 @@ main(int argc, char **argv)
 				curl_global_cleanup();
 				return 0;
 			}
-			if (!wait_for_news(conn))
+			if (stop_requested || !wait_for_news(conn))
 				break;
 		}
 		PQfinish(conn);

@@ -25,6 +25,13 @@
 #	   shared one is never restarted under the other suites)
 #	8  --help (exit 0, mentions --config), an unknown option (exit 2), and a
 #	   config file in place of flags (flags still override it)
+#	9  a claimed batch that outlasts its lease (six slack deliveries, a
+#	   webhook taking 1 s each, --lease 3) while a second daemon waits to
+#	   claim what lapses: every delivery 'delivered', each POSTed once
+#	10 SIGTERM during the first of five slow POSTs (2 s each): the daemon
+#	   exits 0 within 4 s having POSTed at most 2; the rest of its batch
+#	   stays claimed until the lease (3 s) runs out, and a daemon under
+#	   another consumer then delivers it, each exactly once
 #
 # Contract (test/run_all.sh): PGHOST, PGPORT and PGUSER point at a running
 # server (not preloaded) where the extension is installed and we are
@@ -234,7 +241,8 @@ start_daemon()
 		--sms-webhook "http://127.0.0.1:$receiver_port$prefix/sms" \
 		--poll 1 "$@" >>"$log" 2>&1 &
 	daemon_pid[$name]=$!
-	if ! wait_until 15 grep -q 'listening on' "$log"; then
+	# -s: the log may not be there yet (the child opens it).
+	if ! wait_until 15 grep -qs 'listening on' "$log"; then
 		echo "daemon $name did not start listening:"
 		tail -n 20 "$log"
 		return 1
@@ -726,7 +734,7 @@ check_restart_inner()
 		--sms-webhook "http://127.0.0.1:$receiver_port/restart/sms" \
 		--poll 1 --consumer restart >"$log" 2>&1 &
 	c7_daemon=$!
-	wait_until 15 grep -q 'listening on' "$log" || { cat "$log"; return 1; }
+	wait_until 15 grep -qs 'listening on' "$log" || { cat "$log"; return 1; }
 
 	# Delivered before the restart...
 	cross al_restart 1 RS-1 || return 1
@@ -831,6 +839,163 @@ check_cli()
 }
 
 # ---------------------------------------------------------------------------
+# Checks 9 and 10: leases and SIGTERM, each on a database of its own, with
+# the receiver made slow (--delay) so that a batch takes longer than a lease
+# ---------------------------------------------------------------------------
+
+# restart_receiver [RECEIVER_ARG...]: the receiver again, on the same port,
+# with these arguments (and none of the previous ones).
+restart_receiver()
+{
+	stop_pid "$receiver_pid"
+	receiver_pid=
+	start_receiver "$@"
+}
+
+# posts_under PREFIX: how many POSTs the receiver logged to PREFIX/slack and
+# PREFIX/sms, whatever it answered.
+posts_under()
+{
+	python3 "$here/tally.py" "$posts" /nonexistent "$1" | wc -l
+}
+
+# posted_at_least PREFIX N: posts_under PREFIX is N or more.
+posted_at_least()
+{
+	(($(posts_under "$1") >= $2))
+}
+
+# alert_db DB SKU TARGET: new_db DB, with one product (threshold 10) and one
+# supplier-wide preference, Slack to TARGET: one delivery per crossing.
+alert_db()
+{
+	new_db "$1" || return 1
+	q "$1" >/dev/null <<-SQL
+		INSERT INTO inventory.product (sku, name, low_stock_threshold)
+		VALUES ('$2', 'slow webhook', 10);
+		INSERT INTO inventory.alert_preference (channel, target)
+		VALUES ('slack', '$3');
+	SQL
+}
+
+# The daemon claims a batch at once but sends it one delivery at a time, so
+# a batch can outlast its lease: then another consumer may claim (and send)
+# what the first has not sent yet.  The daemon must renew its claim before
+# each send and leave what it no longer holds.  Here daemon A claims all six
+# with a 3 s lease and each POST takes 1 s; B starts 0.5 s later and, polling
+# every second, is there to claim whatever lapses.
+check_lease_outlasted()
+{
+	local rc=0 out posted
+
+	alert_db al_lease LS-1 '#lease' || return 1
+	cross al_lease 6 LS-1 || return 1
+	out=$(q al_lease -c "SELECT count(*) FILTER (WHERE state = 'pending')
+		FROM inventory.alert_delivery") || return 1
+	same "pending deliveries before the daemons start" "$out" 6 || return 1
+
+	restart_receiver --delay 1 || return 1
+	start_daemon lease-a al_lease /lease --consumer lease-a --lease 3 --batch 10 || return 1
+	sleep 0.5
+	start_daemon lease-b al_lease /lease --consumer lease-b --lease 3 || return 1
+	if ! wait_until 20 all_delivered al_lease; then
+		echo "not all delivered within 20 s"
+		rc=1
+	fi
+	# Both stopped before counting: whatever either was still sending is in.
+	stop_daemon lease-a || rc=1
+	stop_daemon lease-b || rc=1
+
+	# Claimed more than once: the batch did outlast its lease (else this
+	# check tested nothing).
+	out=$(q al_lease -c "SELECT count(*) FROM inventory.alert_delivery WHERE attempts > 1") ||
+		return 1
+	echo "deliveries claimed again after their lease ran out: $out"
+	if ! [[ $out =~ ^[0-9]+$ ]] || ((out == 0)); then
+		echo "no claim ever lapsed: the batch did not outlast its lease"
+		rc=1
+	fi
+	q al_lease -c "SELECT 'delivered by ' || string_agg(claimed_by || ': ' || n, ', ' ORDER BY claimed_by)
+		FROM (SELECT claimed_by, count(*) AS n FROM inventory.alert_delivery
+			  GROUP BY claimed_by) c"
+	grep -ch 'claim lapsed' "$workdir"/daemon.lease-[ab].log |
+		paste -sd ' ' | sed 's/^/claims found lapsed before sending (A, B): /'
+	grep -h 'claimed by another consumer' "$workdir"/daemon.lease-[ab].log | head -n 3 |
+		sed -E 's/^[0-9-]+ [0-9:]+ //'
+	posted=$(posts_under /lease)
+	same "POSTs to /lease" "$posted" 6 || rc=1
+	verify_deliveries al_lease /lease || rc=1
+	return "$rc"
+}
+
+# SIGTERM lets the delivery under way finish, and no more: the rest of the
+# claimed batch is left claimed, to be claimed again once its lease runs out.
+# Five deliveries, one batch, a 3 s lease, each POST taking 2 s: sending the
+# whole batch would take 10 s.
+check_term_mid_batch()
+{
+	local rc=0 out pid start secs i status posted
+
+	alert_db al_term TM-1 '#term' || return 1
+	cross al_term 5 TM-1 || return 1
+
+	restart_receiver --delay 2 || return 1
+	start_daemon term-1 al_term /term --consumer term-1 --lease 3 || return 1
+	pid=${daemon_pid[term-1]}
+	# The receiver logs a POST before its delay: the first is under way.
+	if ! wait_until 10 posted_at_least /term 1; then
+		echo "no POST within 10 s of the daemon's start"
+		return 1
+	fi
+	# It should be gone about 2 s later (the POST's end, then up to --poll,
+	# 1 s, spent in its wait for news); sending all five would take 10 s.
+	# Allowed 4 s, timed by the clock; waited for up to 15 s (so that an old
+	# daemon's POSTs are all counted), then killed.
+	start=$(date +%s.%N)
+	kill -TERM "$pid"
+	for ((i = 0; i < 150; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+	kill -KILL "$pid" 2>/dev/null && echo "term-1 ignored SIGTERM for 15 s: killed"
+	wait "$pid"
+	status=$?
+	unset "daemon_pid[term-1]"
+	posted=$(posts_under /term)
+	echo "term-1 exited ${secs}s after SIGTERM, having POSTed $posted of 5"
+	if awk -v s="$secs" 'BEGIN { exit !(s > 4.0) }'; then
+		echo "term-1 took ${secs}s to stop after SIGTERM: want at most 4 s"
+		rc=1
+	fi
+	same "term-1 exit status after SIGTERM" "$status" 0 || rc=1
+	if ((posted > 2)); then
+		echo "term-1 POSTed $posted of the 5 before it exited: want at most 2"
+		rc=1
+	fi
+	# What it sent is marked; what it did not is still claimed by it.
+	out=$(q al_term -F ' ' -c "SELECT count(*) FILTER (WHERE state = 'delivered'),
+		count(*) FILTER (WHERE state = 'claimed' AND claimed_by = 'term-1')
+		FROM inventory.alert_delivery") || return 1
+	same "delivered, and left claimed by term-1" "$out" "$posted $((5 - posted))" || rc=1
+
+	# Another consumer delivers the rest once term-1's lease has run out (no
+	# need for a slow webhook any more).
+	restart_receiver || return 1
+	start_daemon term-2 al_term /term --consumer term-2 || return 1
+	if ! wait_until 20 all_delivered al_term; then
+		echo "not all delivered within 20 s of term-2's start"
+		rc=1
+	fi
+	stop_daemon term-2 || rc=1
+	q al_term -c "SELECT 'delivered by ' || string_agg(claimed_by || ': ' || n, ', ' ORDER BY claimed_by)
+		FROM (SELECT claimed_by, count(*) AS n FROM inventory.alert_delivery
+			  GROUP BY claimed_by) c"
+	verify_deliveries al_term /term || rc=1
+	return "$rc"
+}
+
+# ---------------------------------------------------------------------------
 
 run_check 1 "one notification per crossing under 64 clients; none for a rollback" check_notify_race
 run_check 2 "a SKU with quotes, backslashes, a line break and non-ASCII survives the payload" check_notify_sku
@@ -840,6 +1005,8 @@ run_check 5 "a webhook answering 500 is retried until delivered, POSTed once suc
 run_check 6 "two daemons at once: every delivery exactly once" check_two_daemons
 run_check 7 "the daemon reconnects after a database restart" check_restart
 run_check 8 "--help, an unknown option, and a config file in place of flags" check_cli
+run_check 9 "a batch that outlasts its lease is still delivered exactly once" check_lease_outlasted
+run_check 10 "SIGTERM stops the daemon after the delivery under way" check_term_mid_batch
 
 echo "# $passed passed, $failed failed"
 ((failed == 0))
