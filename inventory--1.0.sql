@@ -61,10 +61,14 @@ DECLARE
 	ship_day date;
 	remaining integer := lead_time_days;
 BEGIN
-	IF lead_time_days < 0 THEN
-		RAISE EXCEPTION 'lead time cannot be negative'
+	IF lead_time_days < 0 OR lead_time_days > 3650 THEN
+		RAISE EXCEPTION 'lead time must be between 0 and 3650 working days'
 			USING ERRCODE = '22023',
 				  DETAIL = format('The lead time given was %s working days.', lead_time_days);
+	END IF;
+	IF NOT isfinite(ordered_at) THEN
+		RAISE EXCEPTION 'order time must be finite'
+			USING ERRCODE = '22008';
 	END IF;
 	SELECT * INTO cfg FROM inventory.config;
 	IF NOT FOUND THEN
@@ -612,16 +616,25 @@ CREATE FUNCTION inventory.inv_alert_extend(
 	consumer text,
 	lease interval DEFAULT '1 minute')
 RETURNS boolean
-LANGUAGE sql
+LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
+	IF lease IS NULL OR lease <= interval '0' THEN
+		RAISE EXCEPTION 'lease must be positive'
+			USING ERRCODE = '22023';
+	END IF;
 	UPDATE inventory.alert_delivery d
 	SET claimed_until = pg_catalog.now() + inv_alert_extend.lease
 	WHERE d.supplier_id = inventory.inv_supplier_id()
 	  AND d.delivery_id = inv_alert_extend.delivery_id
 	  AND d.state = 'claimed' AND d.claimed_by = inv_alert_extend.consumer
-	  AND d.claimed_until > pg_catalog.clock_timestamp()
-	RETURNING true
+	  AND d.claimed_until > pg_catalog.clock_timestamp();
+	IF FOUND THEN
+		RETURN true;
+	END IF;
+	RETURN NULL;
+END
 $$;
 
 /* Mark a claimed delivery sent; null if this consumer no longer holds it. */
@@ -651,21 +664,31 @@ CREATE FUNCTION inventory.inv_alert_failed(
 	error text,
 	max_attempts integer DEFAULT 10)
 RETURNS text
-LANGUAGE sql
+LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	new_state text;
+BEGIN
+	IF max_attempts IS NULL OR max_attempts < 1 THEN
+		RAISE EXCEPTION 'max_attempts must be at least 1'
+			USING ERRCODE = '22023';
+	END IF;
 	UPDATE inventory.alert_delivery d
 	SET state = CASE WHEN d.attempts >= inv_alert_failed.max_attempts
 					 THEN 'failed' ELSE 'pending' END,
 		next_attempt_at = pg_catalog.now()
 			+ LEAST(interval '1 hour',
-				    interval '10 seconds' * pg_catalog.power(2, d.attempts - 1)),
+					interval '10 seconds'
+					* pg_catalog.power(2, LEAST(d.attempts - 1, 12))),
 		claimed_until = NULL,
 		last_error = inv_alert_failed.error
 	WHERE d.supplier_id = inventory.inv_supplier_id()
 	  AND d.delivery_id = inv_alert_failed.delivery_id
 	  AND d.state = 'claimed' AND d.claimed_by = inv_alert_failed.consumer
-	RETURNING d.state
+	RETURNING d.state INTO new_state;
+	RETURN new_state;
+END
 $$;
 
 /*

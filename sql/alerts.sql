@@ -129,11 +129,33 @@ SELECT count(*) > 0 AS taken_over FROM inventory.inv_alert_claim('consumer-d', 1
 SELECT count(*) AS still_with_b FROM inventory.alert_delivery
 WHERE state = 'claimed' AND claimed_by = 'consumer-b';
 
--- Invalid claims
+-- Invalid claims, extensions and failures
 SELECT * FROM inventory.inv_alert_claim('');
 \echo :LAST_ERROR_SQLSTATE
 SELECT * FROM inventory.inv_alert_claim('x', 0);
 \echo :LAST_ERROR_SQLSTATE
+SELECT inventory.inv_alert_extend(1, 'consumer-d', '-1 day');
+\echo :LAST_ERROR_SQLSTATE
+SELECT inventory.inv_alert_extend(1, 'consumer-d', NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT inventory.inv_alert_failed(1, 'consumer-d', 'x', NULL);
+\echo :LAST_ERROR_SQLSTATE
+
+-- Extending a live claim keeps it; a lapsed one is not extended
+SELECT min(delivery_id) AS held_d FROM inventory.alert_delivery
+WHERE state = 'claimed' AND claimed_by = 'consumer-d' \gset
+SELECT inventory.inv_alert_extend(:held_d, 'consumer-d', '5 minutes') AS still_ours,
+	   inventory.inv_alert_extend(:held_d, 'consumer-x', '5 minutes') AS not_theirs;
+UPDATE inventory.alert_delivery SET claimed_until = now() - interval '1 second'
+WHERE delivery_id = :held_d;
+SELECT inventory.inv_alert_extend(:held_d, 'consumer-d') AS lapsed;
+
+-- The backoff stays at an hour however many attempts there were
+UPDATE inventory.alert_delivery SET attempts = 60, claimed_until = now() + interval '1 minute'
+WHERE delivery_id = :held_d;
+SELECT inventory.inv_alert_failed(:held_d, 'consumer-d', 'still down', 100) AS state;
+SELECT next_attempt_at - now() BETWEEN interval '59 minutes' AND interval '61 minutes' AS an_hour
+FROM inventory.alert_delivery WHERE delivery_id = :held_d;
 
 -- Settle what the alerts tests reserved
 SELECT count(*) FROM inventory.reservation r,

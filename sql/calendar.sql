@@ -42,6 +42,10 @@ SELECT inventory.inv_ship_date(1, '2026-12-23 09:00+00') AS dec23_plus_1,
 -- Invalid input
 SELECT inventory.inv_ship_date(-1);
 \echo :LAST_ERROR_SQLSTATE
+SELECT inventory.inv_ship_date(3651);
+\echo :LAST_ERROR_SQLSTATE
+SELECT inventory.inv_ship_date(1, 'infinity');
+\echo :LAST_ERROR_SQLSTATE
 SELECT inventory.inv_ship_date(NULL) IS NULL AS null_in_null_out;
 
 -- A made-to-order reservation records its ship date (BESPOKE-9 takes 10 days)

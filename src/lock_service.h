@@ -131,6 +131,7 @@ typedef struct InvLockShared
 	int			release_head;	/* next to send */
 	int			release_count;	/* queued */
 	int			nheld;			/* size of the held-lock table */
+	int			held_hwm;		/* no entry at or past this index is in use */
 	InvLockCounters counters;
 	/* followed by the request slots, the release ring and the held table */
 } InvLockShared;

@@ -428,7 +428,7 @@ inv_lock_note_reservation(const char *key, const char *token,
 		return;
 
 	LWLockAcquire(inv_lock_shared->lock, LW_EXCLUSIVE);
-	for (i = 0; i < inv_lock_shared->nheld; i++)
+	for (i = 0; i < inv_lock_shared->held_hwm; i++)
 	{
 		InvHeldLock *held = &inv_held_locks[i];
 

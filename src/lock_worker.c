@@ -123,6 +123,15 @@ static bool ever_connected = false;
 static bool failure_logged = false;
 static bool scripts_lost = false;	/* Redis forgot our scripts: reconnect */
 
+/*
+ * Acquisitions sent to Redis whose answer never came back: Redis may have
+ * carried them out after all, leaving a lock nobody owns.  Their tokens are
+ * given back as soon as the worker is connected again.
+ */
+#define INV_MAX_UNCERTAIN 1024
+static InvLockRelease uncertain[INV_MAX_UNCERTAIN];
+static int	nuncertain = 0;
+
 PGDLLEXPORT void inv_lock_worker_main(Datum main_arg);
 
 /*
@@ -417,6 +426,11 @@ inv_connect(void)
 	connected_database = inv_redis_database;
 	backoff_ms = 0;
 	inv_set_state(true, NULL);
+
+	/* Give back what may have been taken while the answers were lost */
+	for (i = 0; i < nuncertain; i++)
+		(void) inv_lock_post_release(uncertain[i].key, uncertain[i].token);
+	nuncertain = 0;
 }
 
 /*
@@ -476,34 +490,18 @@ inv_collect(InvCommand *commands, int max_commands, TimestampTz *next_due)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	int			n = 0;
+	int			free_slots;
+	int			last_in_use = -1;
 	int			i;
 
 	*next_due = TimestampTzPlusMilliseconds(now, 1000);
 
 	LWLockAcquire(inv_lock_shared->lock, LW_EXCLUSIVE);
 
-	for (i = 0; i < inv_lock_shared->nrequests && n < max_commands; i++)
-	{
-		InvLockRequest *request = &inv_lock_requests[i];
-
-		if (request->state != INV_REQ_PENDING)
-			continue;
-		if (request->abandoned)
-		{
-			request->state = INV_REQ_FREE;
-			continue;
-		}
-		request->state = INV_REQ_SENT;
-		commands[n].kind = INV_CMD_REQUEST;
-		commands[n].slot = i;
-		commands[n].op = request->op;
-		commands[n].ttl_ms = request->ttl_ms;
-		commands[n].floor = request->floor;
-		strlcpy(commands[n].key, request->key, INV_LOCK_KEY_LEN);
-		strlcpy(commands[n].token, request->token, INV_LOCK_TOKEN_LEN);
-		n++;
-	}
-
+	/*
+	 * Releases go first: a backend's next lock on a product must not reach
+	 * Redis ahead of its own release of the previous one.
+	 */
 	while (inv_lock_shared->release_count > 0 && n < max_commands)
 	{
 		InvLockRelease *release =
@@ -520,17 +518,56 @@ inv_collect(InvCommand *commands, int max_commands, TimestampTz *next_due)
 		inv_lock_shared->release_count--;
 	}
 
+	/* Room left in the held table bounds how many locks may be taken now */
+	free_slots = inv_lock_shared->nheld;
+	for (i = 0; i < inv_lock_shared->held_hwm; i++)
+		if (inv_held_locks[i].in_use)
+			free_slots--;
+
+	for (i = 0; i < inv_lock_shared->nrequests && n < max_commands; i++)
+	{
+		InvLockRequest *request = &inv_lock_requests[i];
+
+		if (request->state != INV_REQ_PENDING)
+			continue;
+		if (request->abandoned)
+		{
+			request->state = INV_REQ_FREE;
+			continue;
+		}
+		if (request->op == INV_LOCK_ACQUIRE && free_slots-- <= 0)
+		{
+			request->result = INV_LOCK_FAILED;
+			strlcpy(request->error,
+					"this node already holds inventory.max_locks locks",
+					INV_LOCK_ERROR_LEN);
+			request->state = INV_REQ_DONE;
+			SetLatch(&ProcGlobal->allProcs[request->procno].procLatch);
+			continue;
+		}
+		request->state = INV_REQ_SENT;
+		commands[n].kind = INV_CMD_REQUEST;
+		commands[n].slot = i;
+		commands[n].op = request->op;
+		commands[n].ttl_ms = request->ttl_ms;
+		commands[n].floor = request->floor;
+		strlcpy(commands[n].key, request->key, INV_LOCK_KEY_LEN);
+		strlcpy(commands[n].token, request->token, INV_LOCK_TOKEN_LEN);
+		n++;
+	}
+
 	/*
 	 * Renew an order-scope lease once a third of its time-to-live is left,
 	 * until its maximum hold; forget any lease that has run out.  *next_due
 	 * becomes the earliest moment another lease needs attention.
 	 */
-	for (i = 0; i < inv_lock_shared->nheld; i++)
+	for (i = 0; i < inv_lock_shared->held_hwm; i++)
 	{
 		InvHeldLock *held = &inv_held_locks[i];
 
 		if (!held->in_use)
 			continue;
+		last_in_use = i;
 		if (held->expires_at <= now)
 		{
 			held->in_use = false;
@@ -568,6 +605,8 @@ inv_collect(InvCommand *commands, int max_commands, TimestampTz *next_due)
 		strlcpy(commands[n].token, held->token, INV_LOCK_TOKEN_LEN);
 		n++;
 	}
+
+	inv_lock_shared->held_hwm = last_in_use + 1;
 
 	LWLockRelease(inv_lock_shared->lock);
 	return n;
@@ -687,6 +726,8 @@ inv_remember_lock(InvLockRequest *request)
 		held->expires_at = TimestampTzPlusMilliseconds(now, request->ttl_ms);
 		held->hold_until = TimestampTzPlusMilliseconds(now,
 													   inv_lock_max_hold * 1000L);
+		if (i >= inv_lock_shared->held_hwm)
+			inv_lock_shared->held_hwm = i + 1;
 		return;
 	}
 	/* A full table only costs the renewals and the listing */
@@ -702,7 +743,7 @@ inv_forget_lock(const char *key, const char *token)
 {
 	int			i;
 
-	for (i = 0; i < inv_lock_shared->nheld; i++)
+	for (i = 0; i < inv_lock_shared->held_hwm; i++)
 	{
 		InvHeldLock *held = &inv_held_locks[i];
 
@@ -725,7 +766,7 @@ inv_refence_lock(const char *key, const char *token, int64 fence)
 {
 	int			i;
 
-	for (i = 0; i < inv_lock_shared->nheld; i++)
+	for (i = 0; i < inv_lock_shared->held_hwm; i++)
 	{
 		InvHeldLock *held = &inv_held_locks[i];
 
@@ -789,6 +830,15 @@ inv_answer(InvCommand *commands, int n, bool connected, const char *error,
 				{
 					InvLockRequest *request = &inv_lock_requests[command->slot];
 
+					if (reply == NULL && command->op == INV_LOCK_ACQUIRE &&
+						nuncertain < INV_MAX_UNCERTAIN)
+					{
+						strlcpy(uncertain[nuncertain].key, command->key,
+								INV_LOCK_KEY_LEN);
+						strlcpy(uncertain[nuncertain].token, command->token,
+								INV_LOCK_TOKEN_LEN);
+						nuncertain++;
+					}
 					request->result = result;
 					request->fence = value;
 					if (reply && reply->type == REDIS_REPLY_ERROR)

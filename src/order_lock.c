@@ -59,6 +59,7 @@ typedef struct InvPendingRelease
 
 static dlist_head pending_releases = DLIST_STATIC_INIT(pending_releases);
 static bool callbacks_registered = false;
+static int	inv_locks_taken = 0;	/* by the current transaction */
 
 PG_FUNCTION_INFO_V1(inv_lock_probe);
 
@@ -149,6 +150,7 @@ inv_order_lock_xact_callback(XactEvent event, void *arg)
 		dlist_delete(&pending->node);
 		pfree(pending);
 	}
+	inv_locks_taken = 0;
 }
 
 /*
@@ -179,7 +181,10 @@ inv_order_lock_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 			continue;
 		}
 		if (pending->taken_here)
+		{
 			(void) inv_lock_post_release(pending->key, pending->token);
+			inv_locks_taken--;
+		}
 		dlist_delete(&pending->node);
 		pfree(pending);
 	}
@@ -261,6 +266,19 @@ inv_order_lock_acquire(int64 supplier_id, int64 product_id, char *token_out)
 		}
 	}
 
+	/*
+	 * Every lock a transaction holds is given back through the release
+	 * queue when it ends; a transaction holding more than half the queue
+	 * could not give them all back, so it may not take them.
+	 */
+	if (inv_locks_taken >= inv_max_locks / 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("too many cross-node locks in one transaction"),
+				 errdetail("A transaction may hold at most %d, half of inventory.max_locks.",
+						   inv_max_locks / 2),
+				 errhint("Reserve fewer products per transaction, or raise inventory.max_locks.")));
+
 	inv_new_token(token);
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 										   inv_lock_wait_timeout);
@@ -283,6 +301,7 @@ inv_order_lock_acquire(int64 supplier_id, int64 product_id, char *token_out)
 		/* Won it */
 		if (result == INV_LOCK_OK)
 		{
+			inv_locks_taken++;
 			inv_remember_release(key, token, fence, true,
 								 scope == INV_SCOPE_RESERVE);
 			strlcpy(token_out, token, INV_LOCK_TOKEN_LEN);
@@ -305,7 +324,7 @@ inv_order_lock_acquire(int64 supplier_id, int64 product_id, char *token_out)
 					(errcode(ERRCODE_INV_LOCK_UNAVAILABLE),
 					 errmsg("could not take the order lock on product " INT64_FORMAT,
 							product_id),
-					 errdetail("The lock service cannot reach Redis: %s", error),
+					 errdetail_internal("%s", error),
 					 errhint("Check that Redis is running at the address in inventory.redis_host, or set inventory.lock_failure_policy to \"fallback\".")));
 		}
 
