@@ -115,7 +115,7 @@ typedef struct InvLockCounters
 	pg_atomic_uint64 reconnects;
 	pg_atomic_uint64 releases_dropped;
 	pg_atomic_uint64 round_trips;
-	pg_atomic_uint64 round_trip_us;	/* summed over round_trips */
+	pg_atomic_uint64 round_trip_us; /* summed over round_trips */
 } InvLockCounters;
 
 typedef struct InvLockShared

@@ -397,7 +397,7 @@ inv_lock_post_release(const char *key, const char *token)
 	{
 		int			slot = (inv_lock_shared->release_head +
 							inv_lock_shared->release_count) %
-			inv_lock_shared->nreleases;
+		inv_lock_shared->nreleases;
 
 		strlcpy(inv_lock_releases[slot].key, key, INV_LOCK_KEY_LEN);
 		strlcpy(inv_lock_releases[slot].token, token, INV_LOCK_TOKEN_LEN);

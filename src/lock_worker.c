@@ -505,7 +505,7 @@ inv_collect(InvCommand *commands, int max_commands, TimestampTz *next_due)
 	while (inv_lock_shared->release_count > 0 && n < max_commands)
 	{
 		InvLockRelease *release =
-			&inv_lock_releases[inv_lock_shared->release_head];
+		&inv_lock_releases[inv_lock_shared->release_head];
 
 		commands[n].kind = INV_CMD_RELEASE;
 		commands[n].op = INV_LOCK_RELEASE;

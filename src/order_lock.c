@@ -143,7 +143,7 @@ inv_order_lock_xact_callback(XactEvent event, void *arg)
 	dlist_foreach_modify(iter, &pending_releases)
 	{
 		InvPendingRelease *pending =
-			dlist_container(InvPendingRelease, node, iter.cur);
+		dlist_container(InvPendingRelease, node, iter.cur);
 
 		if (committed ? pending->at_commit : pending->taken_here)
 			(void) inv_lock_post_release(pending->key, pending->token);
@@ -171,7 +171,7 @@ inv_order_lock_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	dlist_foreach_modify(iter, &pending_releases)
 	{
 		InvPendingRelease *pending =
-			dlist_container(InvPendingRelease, node, iter.cur);
+		dlist_container(InvPendingRelease, node, iter.cur);
 
 		if (pending->subxid != mySubid)
 			continue;
@@ -255,7 +255,7 @@ inv_order_lock_acquire(int64 supplier_id, int64 product_id, char *token_out)
 		dlist_foreach(iter, &pending_releases)
 		{
 			InvPendingRelease *pending =
-				dlist_container(InvPendingRelease, node, iter.cur);
+			dlist_container(InvPendingRelease, node, iter.cur);
 
 			if (pending->taken_here && pending->at_commit &&
 				strcmp(pending->key, key) == 0)
@@ -267,9 +267,9 @@ inv_order_lock_acquire(int64 supplier_id, int64 product_id, char *token_out)
 	}
 
 	/*
-	 * Every lock a transaction holds is given back through the release
-	 * queue when it ends; a transaction holding more than half the queue
-	 * could not give them all back, so it may not take them.
+	 * Every lock a transaction holds is given back through the release queue
+	 * when it ends; a transaction holding more than half the queue could not
+	 * give them all back, so it may not take them.
 	 */
 	if (inv_locks_taken >= inv_max_locks / 2)
 		ereport(ERROR,

@@ -415,11 +415,12 @@ inv_reserve_line(int64 supplier_id, const char *order_ref, int64 product_id,
 		DatumGetInt64(SPI_getbinval(reservation, *tupdesc,
 									SPI_fnumber(*tupdesc, "reservation_id"),
 									&isnull));
+
 	/*
 	 * A retailer with an allocation draws on its own ring-fence first.  The
 	 * stock row is locked before its allocations are read, so the backing
-	 * cannot change underneath.  Without an allocation, an order draws on
-	 * the shared pool alone, which is what protects everyone's ring-fence.
+	 * cannot change underneath.  Without an allocation, an order draws on the
+	 * shared pool alone, which is what protects everyone's ring-fence.
 	 */
 	if (retailer_id != NULL)
 	{
@@ -959,6 +960,7 @@ inv_transition(int64 supplier_id, int64 reservation_id, InvAction action,
 	change.reason = reason;
 	change.order_ref = order_ref;
 	change.reservation_id = reservation_id;
+
 	/*
 	 * Ring-fenced units go back to the retailer's allocation when the order
 	 * fails or ships; a confirmed order keeps them drawn until dispatch.

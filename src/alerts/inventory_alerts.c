@@ -224,17 +224,18 @@ apply_option(int code, const char *name, const char *value)
  *		Strip leading and trailing white space in place.
  */
 static char *
-trim(char *text)
+trim(char *line)
 {
 	char	   *end;
 
-	while (*text == ' ' || *text == '\t')
-		text++;
-	end = text + strlen(text);
-	while (end > text && (end[-1] == ' ' || end[-1] == '\t' ||
+	while (*line == ' ' || *line == '\t')
+		line++;
+	end = line + strlen(line);
+
+	while (end > line && (end[-1] == ' ' || end[-1] == '\t' ||
 						  end[-1] == '\n' || end[-1] == '\r'))
 		*--end = '\0';
-	return text;
+	return line;
 }
 
 /*
