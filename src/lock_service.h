@@ -68,7 +68,7 @@ typedef struct InvLockRequest
 	InvLockOp	op;
 	int			ttl_ms;
 	int64		floor;			/* refence: the number to get above */
-	bool		renew;			/* acquire: keep the lease alive (order scope) */
+	bool		renew;			/* acquire: keep the lease alive */
 	Oid			database;		/* the poster's database, for inv_locks() */
 	int			procno;			/* the poster's PGPROC, to wake it */
 	char		key[INV_LOCK_KEY_LEN];

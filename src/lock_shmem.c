@@ -232,9 +232,10 @@ inv_wake_worker(void)
  * once when the worker is not connected to Redis, and also when no answer
  * came in time.  On INV_LOCK_OK for an acquisition *fence is the fencing
  * number; with renew, the worker keeps the lease alive until it is
- * released or inventory.lock_max_hold has passed.  Any text Redis gave with a failure is copied to error, which
- * must have room for INV_LOCK_ERROR_LEN bytes.  The caller may be
- * cancelled while it waits; the request is then abandoned.
+ * released or inventory.lock_max_hold has passed.  Any text Redis gave with
+ * a failure is copied to error, which must have room for INV_LOCK_ERROR_LEN
+ * bytes.  The caller may be cancelled while it waits; the request is then
+ * abandoned.
  */
 static InvLockResult
 inv_lock_request(InvLockOp op, const char *key, const char *token, int ttl_ms,
@@ -295,7 +296,8 @@ inv_lock_request(InvLockOp op, const char *key, const char *token, int ttl_ms,
 			if (posted || unavailable || GetCurrentTimestamp() >= deadline)
 				break;
 
-			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+			(void) WaitLatch(MyLatch,
+							WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 							 10, PG_WAIT_EXTENSION);
 			ResetLatch(MyLatch);
 			CHECK_FOR_INTERRUPTS();
@@ -329,7 +331,8 @@ inv_lock_request(InvLockOp op, const char *key, const char *token, int ttl_ms,
 				result = INV_LOCK_UNAVAILABLE;
 				break;
 			}
-			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+			(void) WaitLatch(MyLatch,
+							WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 							 remaining, PG_WAIT_EXTENSION);
 			ResetLatch(MyLatch);
 			CHECK_FOR_INTERRUPTS();
@@ -553,7 +556,8 @@ inv_lock_stats(PG_FUNCTION_ARGS)
 	values[11] = Int64GetDatum((int64) pg_atomic_read_u64(&c->lapsed));
 	values[12] = Int64GetDatum((int64) pg_atomic_read_u64(&c->redis_errors));
 	values[13] = Int64GetDatum((int64) pg_atomic_read_u64(&c->reconnects));
-	values[14] = Int64GetDatum((int64) pg_atomic_read_u64(&c->releases_dropped));
+	values[14] =
+		Int64GetDatum((int64) pg_atomic_read_u64(&c->releases_dropped));
 	round_trips = pg_atomic_read_u64(&c->round_trips);
 	values[15] = Int64GetDatum((int64) round_trips);
 	values[16] = Float8GetDatum(round_trips == 0 ? 0.0 :

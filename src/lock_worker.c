@@ -226,7 +226,10 @@ inv_disconnect(const char *error)
 {
 	inv_close();
 	pg_atomic_fetch_add_u64(&inv_lock_shared->counters.redis_errors, 1);
-	backoff_ms = backoff_ms == 0 ? 100 : Min(backoff_ms * 2, INV_MAX_BACKOFF_MS);
+	if (backoff_ms == 0)
+		backoff_ms = 100;
+	else
+		backoff_ms = Min(backoff_ms * 2, INV_MAX_BACKOFF_MS);
 	next_connect_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 												  backoff_ms);
 	inv_set_state(false, error);
@@ -671,7 +674,8 @@ inv_exchange(InvCommand *commands, int n, char *error)
 													deadline);
 		if (remaining <= 0)
 		{
-			strlcpy(error, "Redis did not answer within inventory.redis_command_timeout",
+			strlcpy(error,
+					"Redis did not answer within inventory.redis_command_timeout",
 					INV_LOCK_ERROR_LEN);
 			return false;
 		}
@@ -1059,7 +1063,8 @@ inv_lock_worker_main(Datum main_arg)
 																 next_connect_at)));
 		if (timeout > 0)
 		{
-			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+			(void) WaitLatch(MyLatch,
+							WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 							 timeout, PG_WAIT_EXTENSION);
 			ResetLatch(MyLatch);
 		}

@@ -94,6 +94,17 @@ inv_new_token(char *token)
 }
 
 /*
+ * inv_lock_answer_timeout
+ *		How long a backend waits for the worker's answer: long enough for the
+ *		worker to connect and hear back from Redis, and a second to spare.
+ */
+static long
+inv_lock_answer_timeout(void)
+{
+	return inv_redis_connect_timeout + inv_redis_command_timeout + 1000L;
+}
+
+/*
  * inv_remember_release
  *		Queue a release for the end of this transaction.
  */
@@ -282,7 +293,7 @@ inv_order_lock_acquire(int64 supplier_id, int64 product_id, char *token_out)
 	inv_new_token(token);
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 										   inv_lock_wait_timeout);
-	answer_timeout = inv_redis_connect_timeout + inv_redis_command_timeout + 1000;
+	answer_timeout = inv_lock_answer_timeout();
 
 	for (;;)
 	{
@@ -342,7 +353,8 @@ inv_order_lock_acquire(int64 supplier_id, int64 product_id, char *token_out)
 							   key, inv_lock_wait_timeout),
 					 errhint("Retry the order, or raise inventory.lock_wait_timeout.")));
 		}
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+		(void) WaitLatch(MyLatch,
+						WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 Min(backoff_ms, remaining), PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
@@ -371,7 +383,7 @@ inv_order_lock_refence(int64 supplier_id, int64 product_id, const char *token,
 	inv_lock_key(supplier_id, product_id, key);
 	if (!inv_lock_service_ready() ||
 		inv_lock_refence(key, token, floor,
-						 inv_redis_connect_timeout + inv_redis_command_timeout + 1000,
+						 inv_lock_answer_timeout(),
 						 &fence, error) != INV_LOCK_OK)
 		return 0;
 	return fence;
@@ -445,7 +457,7 @@ inv_lock_probe(PG_FUNCTION_ARGS)
 	/* One key per backend slot of this cluster: a bounded set, never shared */
 	snprintf(key, sizeof(key), "inventory:probe:" UINT64_FORMAT ":%d",
 			 GetSystemIdentifier(), MyBackendId);
-	answer_timeout = inv_redis_connect_timeout + inv_redis_command_timeout + 1000;
+	answer_timeout = inv_lock_answer_timeout();
 	started = GetCurrentTimestamp();
 	for (i = 0; i < iterations; i++)
 	{

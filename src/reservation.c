@@ -494,11 +494,16 @@ inv_reserve_line(int64 supplier_id, const char *order_ref, int64 product_id,
 
 	/* An order-scope lock now belongs to the reservation */
 	if (keep_token)
+	{
+		Datum		expires_at;
+
+		expires_at = SPI_getbinval(reservation, *tupdesc,
+								   SPI_fnumber(*tupdesc, "expires_at"),
+								   &isnull);
 		inv_order_lock_note(supplier_id, product_id, token,
 							change.reservation_id,
-							DatumGetTimestampTz(SPI_getbinval(reservation, *tupdesc,
-															  SPI_fnumber(*tupdesc, "expires_at"),
-															  &isnull)));
+							DatumGetTimestampTz(expires_at));
+	}
 
 	return reservation;
 }
