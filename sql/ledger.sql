@@ -99,3 +99,7 @@ UPDATE inventory.stock_slot SET available = 100 WHERE product_id = 2;
 INSERT INTO inventory.reservation (supplier_id, order_ref, product_id, quantity, expires_at)
 VALUES (7, 'ghost', 999, 1, now());
 \echo :LAST_ERROR_SQLSTATE
+
+-- The trigger functions are for triggers only
+SELECT inventory.inv_ledger_record();
+\echo :LAST_ERROR_SQLSTATE

@@ -122,7 +122,9 @@ inv_ledger_record(PG_FUNCTION_ARGS)
 
 	/* Make sure it is fired as it was declared */
 	if (!CALLED_AS_TRIGGER(fcinfo))
-		elog(ERROR, "inv_ledger_record: not called by trigger manager");
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("inv_ledger_record() was not called by the trigger manager")));
 	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -131,7 +133,9 @@ inv_ledger_record(PG_FUNCTION_ARGS)
 				 errhint("Set stock levels to zero with inventory.inv_adjust(), or delete the products.")));
 	if (!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
 		!TRIGGER_FIRED_AFTER(trigdata->tg_event))
-		elog(ERROR, "inv_ledger_record: must be fired after each row");
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("inv_ledger_record() must be fired after each row")));
 
 	/* Read the row as it was and as it is; a missing side counts as zero */
 	tupdesc = trigdata->tg_relation->rd_att;
@@ -210,9 +214,13 @@ inv_ledger_append_only(PG_FUNCTION_ARGS)
 	const char *operation;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
-		elog(ERROR, "inv_ledger_append_only: not called by trigger manager");
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("inv_ledger_append_only() was not called by the trigger manager")));
 	if (!TRIGGER_FIRED_BEFORE(trigdata->tg_event))
-		elog(ERROR, "inv_ledger_append_only: must be fired before the change");
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("inv_ledger_append_only() must be fired before the change")));
 
 	if (superuser())
 	{
