@@ -190,13 +190,26 @@ static void
 inv_abandon_request(void)
 {
 	InvLockRequest *request = inv_my_request();
+	bool		granted = false;
+	char		key[INV_LOCK_KEY_LEN];
+	char		token[INV_LOCK_TOKEN_LEN];
 
 	LWLockAcquire(inv_lock_shared->lock, LW_EXCLUSIVE);
 	if (request->state == INV_REQ_DONE)
+	{
+		/* An answer nobody will read: a lock in it must go back */
+		granted = request->op == INV_LOCK_ACQUIRE &&
+			request->result == INV_LOCK_OK;
+		strlcpy(key, request->key, INV_LOCK_KEY_LEN);
+		strlcpy(token, request->token, INV_LOCK_TOKEN_LEN);
 		request->state = INV_REQ_FREE;
+	}
 	else if (request->state != INV_REQ_FREE)
 		request->abandoned = true;
 	LWLockRelease(inv_lock_shared->lock);
+
+	if (granted)
+		(void) inv_lock_post_release(key, token);
 }
 
 /*
@@ -293,8 +306,14 @@ inv_lock_request(InvLockOp op, const char *key, const char *token, int ttl_ms,
 				posted = true;
 			}
 			LWLockRelease(inv_lock_shared->lock);
-			if (posted || unavailable || GetCurrentTimestamp() >= deadline)
+			if (posted || unavailable)
 				break;
+			if (GetCurrentTimestamp() >= deadline)
+			{
+				strlcpy(error, "the lock service did not take the request in time",
+						INV_LOCK_ERROR_LEN);
+				break;
+			}
 
 			(void) WaitLatch(MyLatch,
 							WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
@@ -407,6 +426,20 @@ inv_lock_post_release(const char *key, const char *token)
 		inv_lock_shared->release_count++;
 		inv_wake_worker();
 		queued = true;
+	}
+	else
+	{
+		int			i;
+
+		/* It will lapse by its time-to-live; it must not be renewed */
+		for (i = 0; i < inv_lock_shared->held_hwm; i++)
+		{
+			InvHeldLock *held = &inv_held_locks[i];
+
+			if (held->in_use && strcmp(held->key, key) == 0 &&
+				strcmp(held->token, token) == 0)
+				held->renew = false;
+		}
 	}
 	LWLockRelease(inv_lock_shared->lock);
 

@@ -489,7 +489,8 @@ inv_append(int script, InvCommand *command, bool with_fence)
  *		to when the next lease will need renewing or forgetting.
  */
 static int
-inv_collect(InvCommand *commands, int max_commands, TimestampTz *next_due)
+inv_collect(InvCommand *commands, int max_commands, bool connected,
+			TimestampTz *next_due)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	int			n = 0;
@@ -579,7 +580,7 @@ inv_collect(InvCommand *commands, int max_commands, TimestampTz *next_due)
 		}
 		if (!held->in_use)
 			continue;
-		if (!held->renew || n >= max_commands)
+		if (!held->renew || !connected || n >= max_commands)
 		{
 			/* Still wake up in time to forget it when it runs out */
 			if (held->expires_at < *next_due)
@@ -921,9 +922,39 @@ inv_answer(InvCommand *commands, int n, bool connected, const char *error,
 }
 
 /*
+ * inv_answer_in_flight
+ *		Answer "unavailable" to every request a worker took but never
+ *		answered, and wake its owner.  Caller must hold the LWLock
+ *		exclusively.
+ */
+static void
+inv_answer_in_flight(void)
+{
+	int			i;
+
+	for (i = 0; i < inv_lock_shared->nrequests; i++)
+	{
+		InvLockRequest *request = &inv_lock_requests[i];
+
+		if (request->state != INV_REQ_SENT)
+			continue;
+		if (request->abandoned)
+		{
+			request->state = INV_REQ_FREE;
+			continue;
+		}
+		request->result = INV_LOCK_UNAVAILABLE;
+		strlcpy(request->error, "the lock service worker restarted",
+				INV_LOCK_ERROR_LEN);
+		request->state = INV_REQ_DONE;
+		SetLatch(&ProcGlobal->allProcs[request->procno].procLatch);
+	}
+}
+
+/*
  * inv_lock_worker_exit
  *		before_shmem_exit callback: the worker is gone, and so is Redis as
- *		far as the backends can tell.
+ *		far as the backends can tell; nobody will answer what it had taken.
  */
 static void
 inv_lock_worker_exit(int code, Datum arg)
@@ -934,6 +965,7 @@ inv_lock_worker_exit(int code, Datum arg)
 		inv_lock_shared->worker_pid = 0;
 		inv_lock_shared->worker_procno = -1;
 		inv_lock_shared->connected = false;
+		inv_answer_in_flight();
 	}
 	LWLockRelease(inv_lock_shared->lock);
 }
@@ -977,6 +1009,7 @@ inv_lock_worker_main(Datum main_arg)
 	inv_lock_shared->worker_pid = MyProcPid;
 	inv_lock_shared->worker_procno = MyProc->pgprocno;
 	inv_lock_shared->connected = false;
+	inv_answer_in_flight();		/* left by a worker that died mid-round */
 	LWLockRelease(inv_lock_shared->lock);
 	before_shmem_exit(inv_lock_worker_exit, (Datum) 0);
 
@@ -1021,7 +1054,7 @@ inv_lock_worker_main(Datum main_arg)
 
 		/* Do one round of work */
 		error[0] = '\0';
-		n = inv_collect(commands, max_commands, &next_due);
+		n = inv_collect(commands, max_commands, redis != NULL, &next_due);
 		timeout = TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
 												  next_due);
 		if (n > 0)
@@ -1053,7 +1086,8 @@ inv_lock_worker_main(Datum main_arg)
 				for (i = 0; i < norphans; i++)
 					inv_lock_post_release(orphans[i].key, orphans[i].token);
 			}
-			timeout = 0;		/* there may be more */
+			if (redis != NULL)
+				timeout = 0;	/* there may be more */
 		}
 
 		/* Sleep until there is work, a lease needs renewing, or a retry */

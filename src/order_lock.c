@@ -96,12 +96,13 @@ inv_new_token(char *token)
 /*
  * inv_lock_answer_timeout
  *		How long a backend waits for the worker's answer: long enough for the
- *		worker to connect and hear back from Redis, and a second to spare.
+ *		worker to connect, finish the round it is in and do ours, and a
+ *		second to spare.
  */
 static long
 inv_lock_answer_timeout(void)
 {
-	return inv_redis_connect_timeout + inv_redis_command_timeout + 1000L;
+	return inv_redis_connect_timeout + 2L * inv_redis_command_timeout + 1000L;
 }
 
 /*
@@ -138,9 +139,20 @@ inv_order_lock_xact_callback(XactEvent event, void *arg)
 
 	switch (event)
 	{
+		case XACT_EVENT_PRE_PREPARE:
+
+			/*
+			 * A prepared transaction may yet be rolled back by another
+			 * session, which would have to give back locks it cannot see.
+			 */
+			if (!dlist_is_empty(&pending_releases))
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot prepare a transaction that took or gives back cross-node order locks"),
+						 errhint("Commit it directly, or set inventory.lock_scope to \"none\" for two-phase transactions.")));
+			return;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
-		case XACT_EVENT_PREPARE:
 			committed = true;
 			break;
 		case XACT_EVENT_ABORT:

@@ -708,12 +708,12 @@ main(int argc, char **argv)
 				MAX_RECONNECT_WAIT : reconnect_wait * 2;
 			continue;
 		}
-		reconnect_wait = 1;
 		say("listening on \"%s\"", ALERTS_CHANNEL);
 
 		/* What came in while we were away, then whatever is announced */
 		while (!stop_requested && deliver_due(conn))
 		{
+			reconnect_wait = 1;
 			if (config.once)
 			{
 				PQfinish(conn);
@@ -724,6 +724,19 @@ main(int argc, char **argv)
 				break;
 		}
 		PQfinish(conn);
+
+		/*
+		 * A failed query (the extension missing, no permission) would fail
+		 * again at once: back off as for a failed connection.
+		 */
+		if (!stop_requested)
+		{
+			if (config.once)
+				return 1;
+			sleep(reconnect_wait);
+			reconnect_wait = reconnect_wait * 2 > MAX_RECONNECT_WAIT ?
+				MAX_RECONNECT_WAIT : reconnect_wait * 2;
+		}
 	}
 
 	say("stopped");
