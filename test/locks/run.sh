@@ -1393,7 +1393,7 @@ check_not_preloaded()
 }
 
 # ---------------------------------------------------------------------------
-# 14. No process died of a bug.
+# 15. No process died of a bug.
 # ---------------------------------------------------------------------------
 check_no_crash()
 {
@@ -1409,10 +1409,56 @@ check_no_crash()
 	lk_end "no server process died of a signal other than the test's SIGKILL"
 }
 
+# ---------------------------------------------------------------------------
+# 14. The worker under faults: it stays idle while Redis is down even with a
+#     lease to renew, and a request in flight when the worker dies is
+#     answered, so the session can use the service again.
+# ---------------------------------------------------------------------------
+check_worker_faults()
+{
+	local p wpid t0 t1 out
+
+	lk_begin
+	p=$(lk_new_product 1 lk C14 20)
+	lk_sql 1 lk "
+		SET inventory.lock_scope = 'order';
+		SET inventory.lock_ttl = '60s';
+		SELECT state FROM inventory.inv_reserve('C14-1', $p, 1);"
+	lk_eq "an order-scope lease to renew" "$LK_STATE" 00000
+
+	# No spinning while disconnected with a renewable lease
+	wpid=$(lk_stat 1 worker_pid)
+	redis_stop
+	sleep 1
+	t0=$(awk '{print $14 + $15}' "/proc/$wpid/stat" 2>/dev/null)
+	sleep 3
+	t1=$(awk '{print $14 + $15}' "/proc/$wpid/stat" 2>/dev/null)
+	lk_true "worker CPU ticks in 3 s with Redis down: $((t1 - t0))" "$((t1 - t0)) < 30"
+	redis_start || lk_note "redis-server did not restart on port $rport"
+	lk_wait 15 lk_connected 1 || lk_note "not reconnected after Redis came back"
+
+	# A request in flight when the worker dies: Redis is paused so that the
+	# probe stays in flight while the worker is terminated
+	rcli CLIENT PAUSE 3000 >/dev/null
+	out=$work/c14_probe.out
+	"$PSQL" -X -q -A -t -h "$c1_dir" -p "$c1_port" -d lk >"$out" 2>&1 <<'SQL' &
+SELECT 'first', (SELECT count(*) FROM inventory.inv_lock_probe(1));
+SELECT pg_sleep(8);
+SELECT 'second', round(avg_round_trip_us) > 0 FROM inventory.inv_lock_probe(1);
+SQL
+	sleep 0.5
+	lk_val 1 lk "SELECT pg_terminate_backend($wpid)" >/dev/null
+	wait $!
+	lk_eq "the probe after the worker's restart" "$(grep '^second' "$out")" "second|t"
+
+	lk_sql 1 lk "SELECT state FROM inventory.inv_release_order('C14-1');"
+	lk_end "worker faults: idle while Redis is down with a lease to renew; a request in flight when the worker dies is answered"
+}
+
 checks=(check_worker check_outside_holder check_reserve_scope
 	check_order_scope check_renewal check_fencing check_refence
 	check_redis_down check_two_clusters check_sigkill check_race
-	check_settings check_not_preloaded check_no_crash)
+	check_settings check_not_preloaded check_worker_faults check_no_crash)
 for i in "${!checks[@]}"; do
 	# LK_ONLY="6 8": run only those checks (for debugging); keep the numbers.
 	if [[ -n ${LK_ONLY:-} && " $LK_ONLY " != *" $((i + 1)) "* ]]; then
