@@ -863,6 +863,34 @@ AS 'MODULE_PATHNAME', 'inv_set_allocation'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
 
 /*
+ * How many of a retailer's ring-fenced units of a product the available
+ * stock backs, or null if the retailer has no allocation for it.  Stock
+ * backs allocations in order of priority, then retailer id, each taking
+ * what is left up to the units still held for it.  The order functions and
+ * the storefront both ask this one function.
+ */
+CREATE FUNCTION inventory.inv_fence_backed(
+	supplier_id bigint,
+	product_id bigint,
+	retailer_id text,
+	available bigint)
+RETURNS bigint
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT least(f.held, greatest(inv_fence_backed.available - f.held_before, 0))
+	FROM (SELECT a.retailer_id,
+				 greatest(a.quantity - a.drawn, 0) AS held,
+				 COALESCE(sum(greatest(a.quantity - a.drawn, 0)) OVER (
+					 ORDER BY a.priority, a.retailer_id COLLATE "C"
+					 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS held_before
+		  FROM inventory.allocation a
+		  WHERE a.supplier_id = inv_fence_backed.supplier_id
+			AND a.product_id = inv_fence_backed.product_id) f
+	WHERE f.retailer_id = inv_fence_backed.retailer_id
+$$;
+
+/*
  * What a retailer sees: for each product, its status, the quantity this
  * retailer can order now (its backed ring-fence plus the shared pool), and
  * for made-to-order products the lead time and the date an order placed
@@ -887,15 +915,6 @@ AS $$
 		FROM inventory.stock_slot s
 		WHERE s.supplier_id = inventory.inv_supplier_id()
 		GROUP BY s.supplier_id, s.product_id
-	), fences AS (
-		SELECT a.product_id, a.retailer_id,
-			   greatest(a.quantity - a.drawn, 0) AS held,
-			   COALESCE(sum(greatest(a.quantity - a.drawn, 0)) OVER (
-				   PARTITION BY a.product_id
-				   ORDER BY a.priority, a.retailer_id COLLATE "C"
-				   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS held_before
-		FROM inventory.allocation a
-		WHERE a.supplier_id = inventory.inv_supplier_id()
 	)
 	SELECT p.product_id, p.sku, p.name,
 		   CASE WHEN p.made_to_order THEN 'made to order'
@@ -908,10 +927,10 @@ AS $$
 				THEN inventory.inv_ship_date(p.lead_time_days) END
 	FROM inventory.product p
 	JOIN stock USING (supplier_id, product_id)
-	LEFT JOIN fences f
-	  ON f.product_id = p.product_id AND f.retailer_id = inv_storefront.retailer_id
 	CROSS JOIN LATERAL (
-		SELECT COALESCE(least(f.held, greatest(stock.available - f.held_before, 0)), 0)
+		SELECT COALESCE(inventory.inv_fence_backed(p.supplier_id, p.product_id,
+												   inv_storefront.retailer_id,
+												   stock.available), 0)
 			   + greatest(stock.available - stock.ring_fenced, 0) AS orderable
 	) o
 	ORDER BY p.sku COLLATE "C"

@@ -73,41 +73,29 @@ inv_lock_stock_row(int64 supplier_id, int64 product_id)
  *		How many ring-fenced units the available stock backs for a retailer,
  *		or -1 if the retailer has no allocation for the product.
  *
- * available is the product's stock level - reserved.  The caller must hold
- * the product's stock row lock and be connected to SPI.
+ * available is the product's stock level - reserved.  The rule lives in
+ * the SQL function of the same name, which the storefront uses too.  The
+ * caller must hold the product's stock row lock and be connected to SPI.
  */
 int64
 inv_fence_backed(int64 supplier_id, int64 product_id, const char *retailer_id,
 				 int64 available)
 {
-	static InvPlan allocations = {
-		"SELECT retailer_id, pg_catalog.int8larger(quantity - drawn, 0) "
-		"FROM inventory.allocation "
-		"WHERE supplier_id = $1 AND product_id = $2 "
-		"ORDER BY priority, retailer_id COLLATE \"C\"",
-		2, {INT8OID, INT8OID}, NULL
+	static InvPlan backed = {
+		"SELECT inventory.inv_fence_backed($1, $2, $3, $4)",
+		4, {INT8OID, INT8OID, TEXTOID, INT8OID}, NULL
 	};
-	Datum		args[2];
-	int64		uncovered = Max(available, 0);
-	uint64		row;
+	Datum		args[4];
+	bool		isnull;
+	int64		units;
 
 	args[0] = Int64GetDatum(supplier_id);
 	args[1] = Int64GetDatum(product_id);
-	inv_plan_run(&allocations, args, NULL, false, 0);
-
-	/* Back the allocations in priority order until stock runs out */
-	for (row = 0; row < SPI_processed; row++)
-	{
-		bool		isnull;
-		char	   *retailer = inv_spi_text(row, 1);
-		int64		held = inv_spi_int64(row, 2, &isnull);
-		int64		backed = Min(held, uncovered);
-
-		if (strcmp(retailer, retailer_id) == 0)
-			return backed;
-		uncovered -= backed;
-	}
-	return -1;
+	args[2] = CStringGetTextDatum(retailer_id);
+	args[3] = Int64GetDatum(available);
+	inv_plan_run(&backed, args, NULL, false, 1);
+	units = inv_spi_int64(0, 1, &isnull);
+	return isnull ? -1 : units;
 }
 
 /*

@@ -174,7 +174,7 @@ inv_expiry_worker_main(Datum main_arg)
 		}
 
 		(void) WaitLatch(MyLatch,
-						WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 inv_expiry_interval * 1000L, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}

@@ -150,6 +150,7 @@ extern InvLockResult inv_lock_call(InvLockOp op, const char *key,
 extern InvLockResult inv_lock_refence(const char *key, const char *token,
 									  int64 floor, long timeout_ms,
 									  int64 *fence, char *error);
+extern InvHeldLock *inv_find_held_lock(const char *key, const char *token);
 extern bool inv_lock_post_release(const char *key, const char *token);
 extern void inv_lock_note_reservation(const char *key, const char *token,
 									  int64 reservation_id,

@@ -316,7 +316,7 @@ inv_lock_request(InvLockOp op, const char *key, const char *token, int ttl_ms,
 			}
 
 			(void) WaitLatch(MyLatch,
-							WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 							 10, PG_WAIT_EXTENSION);
 			ResetLatch(MyLatch);
 			CHECK_FOR_INTERRUPTS();
@@ -351,7 +351,7 @@ inv_lock_request(InvLockOp op, const char *key, const char *token, int ttl_ms,
 				break;
 			}
 			(void) WaitLatch(MyLatch,
-							WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 							 remaining, PG_WAIT_EXTENSION);
 			ResetLatch(MyLatch);
 			CHECK_FOR_INTERRUPTS();
@@ -401,6 +401,27 @@ inv_lock_refence(const char *key, const char *token, int64 floor,
 }
 
 /*
+ * inv_find_held_lock
+ *		The held-table entry of a lock, or NULL if the table does not hold
+ *		it.  Caller must hold the LWLock.
+ */
+InvHeldLock *
+inv_find_held_lock(const char *key, const char *token)
+{
+	int			i;
+
+	for (i = 0; i < inv_lock_shared->held_hwm; i++)
+	{
+		InvHeldLock *held = &inv_held_locks[i];
+
+		if (held->in_use && strcmp(held->key, key) == 0 &&
+			strcmp(held->token, token) == 0)
+			return held;
+	}
+	return NULL;
+}
+
+/*
  * inv_lock_post_release
  *		Queue the release of a lock without waiting for it; return false if
  *		it had to be dropped.  Never raises an error, so it may be called at
@@ -429,17 +450,11 @@ inv_lock_post_release(const char *key, const char *token)
 	}
 	else
 	{
-		int			i;
-
 		/* It will lapse by its time-to-live; it must not be renewed */
-		for (i = 0; i < inv_lock_shared->held_hwm; i++)
-		{
-			InvHeldLock *held = &inv_held_locks[i];
+		InvHeldLock *held = inv_find_held_lock(key, token);
 
-			if (held->in_use && strcmp(held->key, key) == 0 &&
-				strcmp(held->token, token) == 0)
-				held->renew = false;
-		}
+		if (held != NULL)
+			held->renew = false;
 	}
 	LWLockRelease(inv_lock_shared->lock);
 
@@ -458,24 +473,18 @@ void
 inv_lock_note_reservation(const char *key, const char *token,
 						  int64 reservation_id, TimestampTz expires_at)
 {
-	int			i;
+	InvHeldLock *held;
 
 	if (inv_lock_shared == NULL)
 		return;
 
 	LWLockAcquire(inv_lock_shared->lock, LW_EXCLUSIVE);
-	for (i = 0; i < inv_lock_shared->held_hwm; i++)
+	held = inv_find_held_lock(key, token);
+	if (held != NULL)
 	{
-		InvHeldLock *held = &inv_held_locks[i];
-
-		if (held->in_use && strcmp(held->key, key) == 0 &&
-			strcmp(held->token, token) == 0)
-		{
-			held->reservation_id = reservation_id;
-			if (expires_at < held->hold_until)
-				held->hold_until = expires_at;
-			break;
-		}
+		held->reservation_id = reservation_id;
+		if (expires_at < held->hold_until)
+			held->hold_until = expires_at;
 	}
 	LWLockRelease(inv_lock_shared->lock);
 }

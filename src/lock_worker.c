@@ -746,19 +746,10 @@ inv_remember_lock(InvLockRequest *request)
 static void
 inv_forget_lock(const char *key, const char *token)
 {
-	int			i;
+	InvHeldLock *held = inv_find_held_lock(key, token);
 
-	for (i = 0; i < inv_lock_shared->held_hwm; i++)
-	{
-		InvHeldLock *held = &inv_held_locks[i];
-
-		if (held->in_use && strcmp(held->key, key) == 0 &&
-			strcmp(held->token, token) == 0)
-		{
-			held->in_use = false;
-			return;
-		}
-	}
+	if (held != NULL)
+		held->in_use = false;
 }
 
 /*
@@ -769,19 +760,10 @@ inv_forget_lock(const char *key, const char *token)
 static void
 inv_refence_lock(const char *key, const char *token, int64 fence)
 {
-	int			i;
+	InvHeldLock *held = inv_find_held_lock(key, token);
 
-	for (i = 0; i < inv_lock_shared->held_hwm; i++)
-	{
-		InvHeldLock *held = &inv_held_locks[i];
-
-		if (held->in_use && strcmp(held->key, key) == 0 &&
-			strcmp(held->token, token) == 0)
-		{
-			held->fence = fence;
-			return;
-		}
-	}
+	if (held != NULL)
+		held->fence = fence;
 }
 
 /*
@@ -1098,7 +1080,7 @@ inv_lock_worker_main(Datum main_arg)
 		if (timeout > 0)
 		{
 			(void) WaitLatch(MyLatch,
-							WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 							 timeout, PG_WAIT_EXTENSION);
 			ResetLatch(MyLatch);
 		}

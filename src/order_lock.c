@@ -366,7 +366,7 @@ inv_order_lock_acquire(int64 supplier_id, int64 product_id, char *token_out)
 					 errhint("Retry the order, or raise inventory.lock_wait_timeout.")));
 		}
 		(void) WaitLatch(MyLatch,
-						WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 Min(backoff_ms, remaining), PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();

@@ -70,6 +70,28 @@ typedef enum InvAction
 	INV_EXPIRE
 } InvAction;
 
+/*
+ * How a transition moves a reservation's units: each quantity of the stock
+ * row changes by the factor times the reservation's quantity.  A stock
+ * level move is skipped for made-to-order products, which have none.
+ */
+typedef struct InvUnitMove
+{
+	int			stock_level;
+	int			reserved;
+	int			committed;
+} InvUnitMove;
+
+static const InvUnitMove confirm_move = {-1, -1, +1};
+static const InvUnitMove release_move = {0, -1, 0}; /* also expiry */
+static const InvUnitMove unconfirm_move = {+1, 0, -1};	/* cancel after confirm */
+static const InvUnitMove dispatch_move = {0, 0, -1};
+
+/* The ledger's kind of change for each action, in InvAction order */
+static const char *const inv_action_kind[] = {
+	"confirm", "release", "cancel", "dispatch", "expire"
+};
+
 /* One line of an order, after its product has been resolved */
 typedef struct InvOrderLine
 {
@@ -785,34 +807,15 @@ inv_transition(int64 supplier_id, int64 reservation_id, InvAction action,
 		"FOR UPDATE SKIP LOCKED",
 		2, {INT8OID, INT8OID}, NULL
 	};
-	static InvPlan confirm_stock = {
-		"UPDATE inventory.stock_slot SET "
-		"stock_level = stock_level"
-		" - CASE WHEN made_to_order THEN 0 ELSE $4 END, "
-		"reserved = reserved - $4, committed = committed + $4, "
-		"ring_fenced = ring_fenced + $5 "
-		"WHERE supplier_id = $1 AND product_id = $2 AND slot = $3",
-		5, {INT8OID, INT8OID, INT2OID, INT8OID, INT8OID}, NULL
-	};
-	static InvPlan release_stock = {
-		"UPDATE inventory.stock_slot SET reserved = reserved - $4, "
-		"ring_fenced = ring_fenced + $5 "
-		"WHERE supplier_id = $1 AND product_id = $2 AND slot = $3",
-		5, {INT8OID, INT8OID, INT2OID, INT8OID, INT8OID}, NULL
-	};
-	static InvPlan cancel_stock = {
+	static InvPlan move_units = {
 		"UPDATE inventory.stock_slot SET "
 		"stock_level = stock_level"
 		" + CASE WHEN made_to_order THEN 0 ELSE $4 END, "
-		"committed = committed - $4, ring_fenced = ring_fenced + $5 "
+		"reserved = reserved + $5, committed = committed + $6, "
+		"ring_fenced = ring_fenced + $7 "
 		"WHERE supplier_id = $1 AND product_id = $2 AND slot = $3",
-		5, {INT8OID, INT8OID, INT2OID, INT8OID, INT8OID}, NULL
-	};
-	static InvPlan dispatch_stock = {
-		"UPDATE inventory.stock_slot SET committed = committed - $4, "
-		"ring_fenced = ring_fenced + $5 "
-		"WHERE supplier_id = $1 AND product_id = $2 AND slot = $3",
-		5, {INT8OID, INT8OID, INT2OID, INT8OID, INT8OID}, NULL
+		7, {INT8OID, INT8OID, INT2OID, INT8OID, INT8OID, INT8OID, INT8OID},
+		NULL
 	};
 	static InvPlan set_state = {
 		"UPDATE inventory.reservation "
@@ -821,7 +824,7 @@ inv_transition(int64 supplier_id, int64 reservation_id, InvAction action,
 		"WHERE supplier_id = $1 AND reservation_id = $2 RETURNING state",
 		3, {INT8OID, INT8OID, TEXTOID}, NULL
 	};
-	Datum		args[5];
+	Datum		args[7];
 	HeapTuple	row;
 	TupleDesc	rowdesc;
 	int64		fenced;
@@ -834,7 +837,7 @@ inv_transition(int64 supplier_id, int64 reservation_id, InvAction action,
 	char	   *state;
 	bool		lapsed;
 	bool		isnull;
-	InvPlan    *stock_plan;
+	const InvUnitMove *move;
 	const char *new_state;
 	InvChange	change = {0};
 
@@ -865,7 +868,7 @@ inv_transition(int64 supplier_id, int64 reservation_id, InvAction action,
 	state = inv_state_name(found_state);
 
 	/* Decide what the action means in the state we found */
-	stock_plan = NULL;
+	move = NULL;
 	new_state = NULL;
 	switch (action)
 	{
@@ -879,7 +882,7 @@ inv_transition(int64 supplier_id, int64 reservation_id, InvAction action,
 							 errdetail("The reservation expired at %s.",
 									   SPI_getvalue(row, rowdesc, 7)),
 							 errhint("Reserve the stock again under a new order reference.")));
-				stock_plan = &confirm_stock;
+				move = &confirm_move;
 				new_state = "confirmed";
 			}
 			else if (strcmp(state, "released") == 0 ||
@@ -889,7 +892,7 @@ inv_transition(int64 supplier_id, int64 reservation_id, InvAction action,
 		case INV_RELEASE:
 			if (strcmp(state, "reserved") == 0)
 			{
-				stock_plan = &release_stock;
+				move = &release_move;
 				new_state = "released";
 			}
 			else if (strcmp(state, "confirmed") == 0 ||
@@ -899,12 +902,12 @@ inv_transition(int64 supplier_id, int64 reservation_id, InvAction action,
 		case INV_CANCEL:
 			if (strcmp(state, "reserved") == 0)
 			{
-				stock_plan = &release_stock;
+				move = &release_move;
 				new_state = "released";
 			}
 			else if (strcmp(state, "confirmed") == 0)
 			{
-				stock_plan = &cancel_stock;
+				move = &unconfirm_move;
 				new_state = "released";
 			}
 			else if (strcmp(state, "dispatched") == 0)
@@ -913,7 +916,7 @@ inv_transition(int64 supplier_id, int64 reservation_id, InvAction action,
 		case INV_DISPATCH:
 			if (strcmp(state, "confirmed") == 0)
 			{
-				stock_plan = &dispatch_stock;
+				move = &dispatch_move;
 				new_state = "dispatched";
 			}
 			else if (strcmp(state, "dispatched") != 0)
@@ -922,7 +925,7 @@ inv_transition(int64 supplier_id, int64 reservation_id, InvAction action,
 		case INV_EXPIRE:
 			if (strcmp(state, "reserved") != 0 || !lapsed)
 				return false;
-			stock_plan = &release_stock;
+			move = &release_move;
 			new_state = "expired";
 			break;
 	}
@@ -944,24 +947,7 @@ inv_transition(int64 supplier_id, int64 reservation_id, InvAction action,
 	}
 
 	/* Move the units, then the reservation's state */
-	switch (action)
-	{
-		case INV_CONFIRM:
-			change.kind = "confirm";
-			break;
-		case INV_RELEASE:
-			change.kind = "release";
-			break;
-		case INV_CANCEL:
-			change.kind = "cancel";
-			break;
-		case INV_DISPATCH:
-			change.kind = "dispatch";
-			break;
-		case INV_EXPIRE:
-			change.kind = "expire";
-			break;
-	}
+	change.kind = inv_action_kind[action];
 	change.reason = reason;
 	change.order_ref = order_ref;
 	change.reservation_id = reservation_id;
@@ -977,9 +963,11 @@ inv_transition(int64 supplier_id, int64 reservation_id, InvAction action,
 	args[0] = Int64GetDatum(supplier_id);
 	args[1] = Int64GetDatum(product_id);
 	args[2] = Int16GetDatum(slot);
-	args[3] = Int64GetDatum(quantity);
-	args[4] = Int64GetDatum(ring_delta);
-	inv_plan_run_change(stock_plan, args, NULL, &change);
+	args[3] = Int64GetDatum(move->stock_level * quantity);
+	args[4] = Int64GetDatum(move->reserved * quantity);
+	args[5] = Int64GetDatum(move->committed * quantity);
+	args[6] = Int64GetDatum(ring_delta);
+	inv_plan_run_change(&move_units, args, NULL, &change);
 	if (SPI_processed != 1)
 		inv_report_missing_slot(product_id);
 

@@ -628,6 +628,17 @@ wait_for_news(PGconn *conn)
 	return true;
 }
 
+/*
+ * back_off
+ *		Sleep *wait seconds, then double it, up to MAX_RECONNECT_WAIT.
+ */
+static void
+back_off(int *wait)
+{
+	sleep(*wait);
+	*wait = *wait * 2 > MAX_RECONNECT_WAIT ? MAX_RECONNECT_WAIT : *wait * 2;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -703,9 +714,7 @@ main(int argc, char **argv)
 		{
 			if (config.once)
 				return 1;
-			sleep(reconnect_wait);
-			reconnect_wait = reconnect_wait * 2 > MAX_RECONNECT_WAIT ?
-				MAX_RECONNECT_WAIT : reconnect_wait * 2;
+			back_off(&reconnect_wait);
 			continue;
 		}
 		say("listening on \"%s\"", ALERTS_CHANNEL);
@@ -733,9 +742,7 @@ main(int argc, char **argv)
 		{
 			if (config.once)
 				return 1;
-			sleep(reconnect_wait);
-			reconnect_wait = reconnect_wait * 2 > MAX_RECONNECT_WAIT ?
-				MAX_RECONNECT_WAIT : reconnect_wait * 2;
+			back_off(&reconnect_wait);
 		}
 	}
 
