@@ -17,7 +17,7 @@ OBJS = \
 	src/allocation.o
 
 EXTENSION = inventory
-DATA = inventory--1.0.sql
+DATA = inventory--1.0.sql inventory--1.0--1.1.sql
 PGFILEDESC = "inventory - supplier stock that is never oversold"
 
 # pg_regress suites, in run order: sql/NAME.sql against expected/NAME.out.
