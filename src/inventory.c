@@ -30,6 +30,7 @@
 #include "expiry_worker.h"
 #include "inventory.h"
 #include "lock_service.h"
+#include "redis_sentinel.h"
 #include "order_lock.h"
 
 PG_MODULE_MAGIC;
@@ -127,6 +128,7 @@ _PG_init(void)
 							   NULL);
 
 	inv_define_lock_settings();
+	inv_sentinel_define_settings();
 	inv_order_lock_init();
 
 	/*
@@ -160,6 +162,7 @@ _PG_init(void)
 								   NULL);
 
 		inv_lock_shmem_init();
+		inv_sentinel_shmem_init();
 		inv_lock_worker_register();
 		inv_expiry_workers_register();
 	}

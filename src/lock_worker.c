@@ -58,6 +58,7 @@
 
 #include "inventory.h"
 #include "lock_service.h"
+#include "redis_sentinel.h"
 
 /* The scripts of the protocol; KEYS[1] is the lock, ARGV[1] the token */
 #define INV_SCRIPT_TAKE \
@@ -77,6 +78,8 @@
 
 /* Longest wait between two reconnection attempts */
 #define INV_MAX_BACKOFF_MS		5000
+/* ... when sentinels name the server: a failover is over in seconds */
+#define INV_SENTINEL_MAX_BACKOFF_MS	1000
 
 /* What one pipelined command is for */
 typedef enum InvCommandKind
@@ -117,11 +120,15 @@ static char *connected_host = NULL;
 static int	connected_port = 0;
 static int	connected_database = 0;
 static char *connected_password_file = NULL;
+static char *connected_sentinels = NULL;
+static char *connected_master_name = NULL;
+static char server_desc[INV_REDIS_HOST_LEN + 64];	/* for the log */
 static int	backoff_ms = 0;
 static TimestampTz next_connect_at = 0;
 static bool ever_connected = false;
 static bool failure_logged = false;
-static bool scripts_lost = false;	/* Redis forgot our scripts: reconnect */
+static bool scripts_lost = false;	/* Redis forgot our scripts, or is no
+										 * longer a master: reconnect */
 
 /*
  * Acquisitions sent to Redis whose answer never came back: Redis may have
@@ -180,8 +187,8 @@ inv_set_state(bool connected, const char *error)
 	if (connected && !was_connected)
 	{
 		ereport(LOG,
-				(errmsg("inventory lock service connected to Redis at %s:%d",
-						inv_redis_host, inv_redis_port)));
+				(errmsg("inventory lock service connected to Redis at %s",
+						server_desc)));
 		if (ever_connected)
 			pg_atomic_fetch_add_u64(&inv_lock_shared->counters.reconnects, 1);
 		ever_connected = true;
@@ -190,8 +197,8 @@ inv_set_state(bool connected, const char *error)
 	else if (!connected && (was_connected || !failure_logged))
 	{
 		ereport(LOG,
-				(errmsg("inventory lock service cannot reach Redis at %s:%d",
-						inv_redis_host, inv_redis_port),
+				(errmsg("inventory lock service cannot reach Redis at %s",
+						server_desc),
 				 errdetail_internal("%s", error ? error : "unknown error")));
 		failure_logged = true;
 	}
@@ -229,7 +236,8 @@ inv_disconnect(const char *error)
 	if (backoff_ms == 0)
 		backoff_ms = 100;
 	else
-		backoff_ms = Min(backoff_ms * 2, INV_MAX_BACKOFF_MS);
+		backoff_ms = Min(backoff_ms * 2, inv_sentinel_enabled() ?
+						 INV_SENTINEL_MAX_BACKOFF_MS : INV_MAX_BACKOFF_MS);
 	next_connect_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 												  backoff_ms);
 	inv_set_state(false, error);
@@ -296,7 +304,10 @@ inv_read_password(char *password, size_t size, char *error)
 /*
  * inv_connect
  *		Connect to Redis, authenticate, choose the database and check that
- *		the server is a master.  On failure, schedule a retry.
+ *		the server is a master.  With inventory.redis_sentinels set, ask the
+ *		sentinels first which server that is (redis_sentinel.c); every
+ *		reconnection asks again, which is how a failover is followed.  On
+ *		failure, schedule a retry.
  */
 static void
 inv_connect(void)
@@ -305,6 +316,9 @@ inv_connect(void)
 	struct timeval command_tv;
 	char		error[INV_LOCK_ERROR_LEN];
 	char		dbtext[16];
+	char		master_host[INV_REDIS_HOST_LEN];
+	const char *host = inv_redis_host;
+	int			port = inv_redis_port;
 	redisReply *reply;
 	int			i;
 
@@ -313,17 +327,36 @@ inv_connect(void)
 	command_tv.tv_sec = inv_redis_command_timeout / 1000;
 	command_tv.tv_usec = (inv_redis_command_timeout % 1000) * 1000;
 
+	/* Behind Sentinel, the sentinels name the master */
+	if (inv_sentinel_enabled())
+	{
+		snprintf(server_desc, sizeof(server_desc),
+				 "the master \"%s\" named by inventory.redis_sentinels",
+				 inv_redis_master_name);
+		if (!inv_sentinel_find_master(master_host, &port, error))
+		{
+			inv_disconnect(error);
+			return;
+		}
+		host = master_host;
+		snprintf(server_desc, sizeof(server_desc), "%s:%d (master \"%s\")",
+				 host, port, inv_redis_master_name);
+	}
+	else if (host[0] == '/')
+		strlcpy(server_desc, host, sizeof(server_desc));
+	else
+		snprintf(server_desc, sizeof(server_desc), "%s:%d", host, port);
+
 	/* The socket counts against the process's file descriptors */
 	if (!AcquireExternalFD())
 	{
 		inv_disconnect("too many open files in the lock service worker");
 		return;
 	}
-	if (inv_redis_host[0] == '/')
-		redis = redisConnectUnixWithTimeout(inv_redis_host, connect_tv);
+	if (host[0] == '/')
+		redis = redisConnectUnixWithTimeout(host, connect_tv);
 	else
-		redis = redisConnectWithTimeout(inv_redis_host, inv_redis_port,
-										connect_tv);
+		redis = redisConnectWithTimeout(host, port, connect_tv);
 	if (redis == NULL || redis->err)
 	{
 		strlcpy(error, redis ? redis->errstr : "out of memory",
@@ -382,7 +415,9 @@ inv_connect(void)
 		strcmp(reply->element[0]->str, "master") != 0)
 	{
 		freeReplyObject(reply);
-		inv_disconnect("the server is not a Redis master");
+		inv_disconnect(inv_sentinel_enabled() ?
+					   "the server the sentinels named is not a Redis master (yet)" :
+					   "the server is not a Redis master");
 		return;
 	}
 	freeReplyObject(reply);
@@ -422,12 +457,21 @@ inv_connect(void)
 		pfree(connected_host);
 	if (connected_password_file)
 		pfree(connected_password_file);
+	if (connected_sentinels)
+		pfree(connected_sentinels);
+	if (connected_master_name)
+		pfree(connected_master_name);
 	connected_host = MemoryContextStrdup(TopMemoryContext, inv_redis_host);
 	connected_password_file = MemoryContextStrdup(TopMemoryContext,
 												  inv_redis_password_file);
+	connected_sentinels = MemoryContextStrdup(TopMemoryContext,
+											  inv_redis_sentinels);
+	connected_master_name = MemoryContextStrdup(TopMemoryContext,
+												inv_redis_master_name);
 	connected_port = inv_redis_port;
 	connected_database = inv_redis_database;
 	backoff_ms = 0;
+	inv_sentinel_note_server(host, port);
 	inv_set_state(true, NULL);
 
 	/* Give back what may have been taken while the answers were lost */
@@ -446,6 +490,8 @@ inv_settings_changed(void)
 	return connected_host == NULL ||
 		strcmp(connected_host, inv_redis_host) != 0 ||
 		strcmp(connected_password_file, inv_redis_password_file) != 0 ||
+		strcmp(connected_sentinels, inv_redis_sentinels) != 0 ||
+		strcmp(connected_master_name, inv_redis_master_name) != 0 ||
 		connected_port != inv_redis_port ||
 		connected_database != inv_redis_database;
 }
@@ -807,7 +853,8 @@ inv_answer(InvCommand *commands, int n, bool connected, const char *error,
 			result = INV_LOCK_FAILED;
 			pg_atomic_fetch_add_u64(&c->redis_errors, 1);
 			if (reply->type == REDIS_REPLY_ERROR &&
-				strncmp(reply->str, "NOSCRIPT", 8) == 0)
+				(strncmp(reply->str, "NOSCRIPT", 8) == 0 ||
+				 inv_redis_error_demoted(reply->str)))
 				scripts_lost = true;
 		}
 
@@ -1057,7 +1104,7 @@ inv_lock_worker_main(Datum main_arg)
 			if (scripts_lost)
 			{
 				scripts_lost = false;
-				inv_disconnect("Redis no longer knows the lock scripts");
+				inv_disconnect("Redis lost the lock scripts, or is no longer a master");
 			}
 
 			/* Give back what abandoned requests won */
