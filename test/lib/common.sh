@@ -42,7 +42,7 @@ INV_DATA_DIR=${INV_DATA_DIR:-$(cd "$INV_ROOT/.." && pwd)/shared/data}
 # Debian packages the build, the suites and the demo need.
 INV_DEB_PACKAGES=(
 	postgresql-15 postgresql-server-dev-15 postgresql-contrib
-	libhiredis-dev redis-server postgresql-15-pgtap
+	libhiredis-dev redis-server redis-sentinel postgresql-15-pgtap
 	libtap-parser-sourcehandler-pgtap-perl libcurl4-openssl-dev
 	clang make gcc python3
 )
