@@ -348,7 +348,7 @@ inv_order_lock_acquire(int64 supplier_id, int64 product_id, char *token_out)
 					 errmsg("could not take the order lock on product " INT64_FORMAT,
 							product_id),
 					 errdetail_internal("%s", error),
-					 errhint("Check that Redis is running at the address in inventory.redis_host, or set inventory.lock_failure_policy to \"fallback\".")));
+					 errhint("Check that Redis is running at the address in inventory.redis_host (or that inventory.redis_sentinels name a master), or set inventory.lock_failure_policy to \"fallback\".")));
 		}
 
 		/* Held by someone else: retry with backoff until the wait runs out */
