@@ -35,7 +35,11 @@
 #	   never collide; a database sharing a supplier id shares its locks
 #	9  order storm on all 7 tenants while the Redis master is SIGKILLed:
 #	   the sentinels promote the replica and every node's worker follows
-#	   by itself; the time without a lock service is measured and printed
+#	   by itself; the time without a lock service is measured and printed.
+#	   The replica is cut off just before, so that the last locks (one of
+#	   them an order-scope lock in t1a) are lost for certain; a second
+#	   order then takes that product's lock again: two holders, both
+#	   served in turn by the stock row
 #	10 no unit oversold in any tenant: stock_level + committed conserved,
 #	   reserved = open reservations, inv_verify() clean, no unexpected
 #	   errors
