@@ -78,8 +78,8 @@
 
 /* Longest wait between two reconnection attempts */
 #define INV_MAX_BACKOFF_MS		5000
-/* ... when sentinels name the server: a failover is over in seconds */
-#define INV_SENTINEL_MAX_BACKOFF_MS	1000
+/* ... when sentinels name the server: their answer may change any moment */
+#define INV_SENTINEL_MAX_BACKOFF_MS	500
 
 /* What one pipelined command is for */
 typedef enum InvCommandKind

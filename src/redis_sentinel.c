@@ -137,7 +137,7 @@ inv_parse_sentinels(const char *value, InvSentinelAddr *addrs,
 		char	   *host;
 		char	   *colon;
 		char	   *digits;
-		long		port;
+		long		port = 0;
 
 		if (next != NULL)
 			*next++ = '\0';
@@ -192,7 +192,6 @@ inv_parse_sentinels(const char *value, InvSentinelAddr *addrs,
 					 INV_REDIS_HOST_LEN - 1);
 			return -1;
 		}
-		port = 0;
 		if (*digits == '\0' || strspn(digits, "0123456789") != strlen(digits) ||
 			strlen(digits) > 5 || (port = strtol(digits, NULL, 10)) < 1 ||
 			port > 65535)
