@@ -51,7 +51,7 @@
 # check passed.  Everything it started is stopped on exit, even on failure.
 # Knobs: MN_STORM_SECONDS (14), MN_CLIENTS (2 per tenant), INV_KEEP_CLUSTER=1
 # (keep the work directory: server logs, Redis and sentinel logs, pgbench
-# logs), PG_CONFIG.  Takes about a minute and a half.
+# logs), PG_CONFIG.  Takes about half a minute.
 #
 
 set -u
