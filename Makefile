@@ -14,7 +14,8 @@ OBJS = \
 	src/lock_worker.o \
 	src/order_lock.o \
 	src/expiry_worker.o \
-	src/allocation.o
+	src/allocation.o \
+	src/slots.o
 
 EXTENSION = inventory
 DATA = inventory--1.0.sql inventory--1.0--1.1.sql
