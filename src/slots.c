@@ -33,7 +33,9 @@
  * A product with slots beyond slot 0 carries its low-stock threshold on
  * every slot as -1 - threshold.  The per-slot trigger of 1.0 never fires on
  * a negative threshold; inv_low_stock_slots fires instead, on the crossing
- * of the product's summed available.
+ * of the product's summed available.  Changes that may cross take a
+ * per-product advisory lock until commit, so that each sees the ones before
+ * it (READ COMMITTED, as the order functions run).
  *
  * Deadlocks: an order holds at most one slot of a product when it waits for
  * another, and only in step 2, holding none; rebalancing and gathering take
@@ -60,6 +62,7 @@
 #include "commands/trigger.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "storage/lock.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/rel.h"
@@ -68,6 +71,12 @@
 
 /* Most slots a product may have */
 #define INV_MAX_SLOTS	64
+
+/*
+ * The last field of the advisory lock tag that serializes low-stock checks
+ * of a product; SQL's advisory lock functions use 1 and 2 there.
+ */
+#define INV_ALERT_LOCK_FIELD	0x4956
 
 PG_FUNCTION_INFO_V1(inv_set_slots);
 PG_FUNCTION_INFO_V1(inv_gather_slots);
@@ -410,6 +419,9 @@ inv_set_slots(PG_FUNCTION_ARGS)
 					 errdetail("Ring-fenced units are checked on the product's slot 0."),
 					 errhint("Remove its allocations with inventory.inv_set_allocation(..., 0) first.")));
 		inv_plan_run(&add_slots, args, NULL, false, 0);
+
+		/* Encoded before any unit moves, so no move looks like a fall */
+		inv_slots_mark_threshold(supplier_id, product_id);
 	}
 
 	/* Everything home, the surplus slots away, then spread again */
@@ -497,6 +509,7 @@ inv_low_stock_slots(PG_FUNCTION_ARGS)
 	int64		slot_drop;
 	int64		after;
 	Datum		args[4];
+	LOCKTAG		tag;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) ||
 		!TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ||
@@ -526,6 +539,17 @@ inv_low_stock_slots(PG_FUNCTION_ARGS)
 		DatumGetInt64(SPI_getbinval(new_row, tupdesc,
 									SPI_fnumber(tupdesc, "available"),
 									&isnull));
+
+	/*
+	 * Orders on different slots do not see each other's uncommitted
+	 * changes, so two of them could each see the product above the
+	 * threshold and together leave it below.  Those that may cross take
+	 * the product's alert lock until they commit, and each then sums the
+	 * slots as the ones before it committed them.
+	 */
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (product_id >> 32),
+						 (uint32) product_id, INV_ALERT_LOCK_FIELD);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 
 	/* The product's available now, and before this slot's change */
 	SPI_connect();
