@@ -106,39 +106,52 @@ BEGIN
 END
 $$;
 
-/* The one-slot trigger's function, now by way of the one definition. */
+/*
+ * A product with several slots carries its threshold on each of them as
+ * -1 - threshold, on which the 1.0 test of the low-stock trigger never
+ * passes; the trigger's second test lets through the decreases of such a
+ * slot that leave the slot below the threshold (any slot of a product
+ * below it is), and inv_low_stock_slots decides on the product's sum.
+ */
+CREATE FUNCTION inventory.inv_low_stock_slots(
+	supplier_id bigint,
+	product_id bigint,
+	slot_drop bigint,
+	threshold bigint)
+RETURNS void
+AS 'MODULE_PATHNAME', 'inv_low_stock_slots'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+
 CREATE OR REPLACE FUNCTION inventory.inv_low_stock_alert()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM inventory.inv_raise_low_stock(NEW.supplier_id, NEW.product_id,
-										  NEW.available,
-										  NEW.low_stock_threshold);
+	IF NEW.low_stock_threshold >= 0 THEN
+		PERFORM inventory.inv_raise_low_stock(NEW.supplier_id, NEW.product_id,
+											  NEW.available,
+											  NEW.low_stock_threshold);
+	ELSE
+		PERFORM inventory.inv_low_stock_slots(NEW.supplier_id, NEW.product_id,
+											  OLD.available - NEW.available,
+											  -1 - NEW.low_stock_threshold);
+	END IF;
 	RETURN NULL;
 END
 $$;
 
-/*
- * A product with several slots carries its threshold on each of them as
- * -1 - threshold, on which the one-slot trigger never fires; this one
- * fires instead, on a fall of the product's summed available through the
- * threshold.  Any slot of a product below its threshold is below it too,
- * so only such decreases need a look at the product.
- */
-CREATE FUNCTION inventory.inv_low_stock_slots()
-RETURNS trigger
-AS 'MODULE_PATHNAME', 'inv_low_stock_slots'
-LANGUAGE C;
-
-CREATE TRIGGER stock_slot_low_stock_slots
+DROP TRIGGER stock_slot_low_stock ON inventory.stock_slot;
+CREATE TRIGGER stock_slot_low_stock
 	AFTER UPDATE ON inventory.stock_slot
 	FOR EACH ROW
-	WHEN (NEW.low_stock_threshold < 0 AND NOT NEW.made_to_order
-		  AND NEW.available < OLD.available
-		  AND NEW.available < -1 - NEW.low_stock_threshold)
-	EXECUTE FUNCTION inventory.inv_low_stock_slots();
+	WHEN (NEW.low_stock_threshold IS NOT NULL AND NOT NEW.made_to_order
+		  AND ((OLD.available >= NEW.low_stock_threshold
+				AND NEW.available < NEW.low_stock_threshold)
+			   OR (NEW.low_stock_threshold < 0
+				   AND NEW.available < OLD.available
+				   AND NEW.available < -1 - NEW.low_stock_threshold)))
+	EXECUTE FUNCTION inventory.inv_low_stock_alert();
 
 /* A product's threshold follows it onto its slots, encoded if several. */
 CREATE OR REPLACE FUNCTION inventory.inv_product_threshold_changed()
@@ -164,7 +177,7 @@ REVOKE ALL ON FUNCTION inventory.inv_set_slots(pg_catalog.int8, pg_catalog.int4)
 	inventory.inv_gather_slots(pg_catalog.int8),
 	inventory.inv_gather_slots(pg_catalog.text),
 	inventory.inv_raise_low_stock(bigint, bigint, bigint, bigint),
-	inventory.inv_low_stock_slots()
+	inventory.inv_low_stock_slots(bigint, bigint, bigint, bigint)
 	FROM PUBLIC;
 
 --------------------------------------------------------------------------

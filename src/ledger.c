@@ -159,12 +159,14 @@ inv_nonempty(const char *value, char *null_flag)
 
 /*
  * inv_ledger_open
- *		Open the ledger for a direct write, or return NULL if the row must
- *		go through an INSERT instead (see the file header).
+ *		Open the ledger for a direct write, with its identity sequence in
+ *		*seqid, or return NULL if the row must go through an INSERT instead
+ *		(see the file header).
  */
 static Relation
-inv_ledger_open(void)
+inv_ledger_open(Oid *seqid)
 {
+	Oid			relid;
 	Relation	rel;
 	TupleDesc	tupdesc;
 	int			i;
@@ -186,7 +188,10 @@ inv_ledger_open(void)
 		inv_ledger_seqid = getIdentitySequence(inv_ledger_relid, 2, true);
 	}
 
-	rel = try_table_open(inv_ledger_relid, RowExclusiveLock);
+	/* Opening may process invalidations that reset the cache: copy it */
+	relid = inv_ledger_relid;
+	*seqid = inv_ledger_seqid;
+	rel = try_table_open(relid, RowExclusiveLock);
 	if (rel == NULL)
 	{
 		inv_ledger_relid = InvalidOid;
@@ -194,8 +199,7 @@ inv_ledger_open(void)
 	}
 
 	/* The caller needs the right to insert, as an INSERT would */
-	if (pg_class_aclcheck(inv_ledger_relid, GetUserId(),
-						  ACL_INSERT) != ACLCHECK_OK)
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_INSERT) != ACLCHECK_OK)
 		goto refuse;
 
 	/* Exactly the table this file knows, and nothing that fires on insert */
@@ -203,7 +207,7 @@ inv_ledger_open(void)
 	if (rel->rd_rel->relkind != RELKIND_RELATION ||
 		rel->rd_rel->relrowsecurity ||
 		strcmp(RelationGetRelationName(rel), "ledger") != 0 ||
-		!OidIsValid(inv_ledger_seqid) ||
+		!OidIsValid(*seqid) ||
 		tupdesc->natts != INV_LEDGER_NATTS ||
 		tupdesc->constr == NULL ||
 		tupdesc->constr->num_check != 1 ||
@@ -252,10 +256,11 @@ inv_ledger_write_direct(Datum *values, const char *nulls)
 	bool		rownulls[INV_LEDGER_NATTS];
 	NameData   *db_user;
 	HeapTuple	tuple;
+	Oid			seqid;
 	int			i;
 	int			from;
 
-	rel = inv_ledger_open();
+	rel = inv_ledger_open(&seqid);
 	if (rel == NULL)
 		return false;
 
@@ -285,7 +290,7 @@ inv_ledger_write_direct(Datum *values, const char *nulls)
 	{
 		if (i == 1)
 		{
-			row[i] = Int64GetDatum(nextval_internal(inv_ledger_seqid, false));
+			row[i] = Int64GetDatum(nextval_internal(seqid, false));
 			rownulls[i] = false;
 			continue;
 		}

@@ -31,15 +31,16 @@
  * slot with its units spreads them out again.
  *
  * A product with slots beyond slot 0 carries its low-stock threshold on
- * every slot as -1 - threshold.  The per-slot trigger of 1.0 never fires on
- * a negative threshold; inv_low_stock_slots fires instead, on the crossing
- * of the product's summed available.  Changes that may cross take a
- * per-product advisory lock until commit, so that each sees the ones before
- * it (READ COMMITTED, as the order functions run).
+ * every slot as -1 - threshold, which the 1.0 test of the low-stock trigger
+ * never passes; its second test calls inv_low_stock_slots instead, which
+ * alerts on the crossing of the product's summed available.  Changes that
+ * may cross take a per-product advisory lock until commit, so that each
+ * sees the ones before it (READ COMMITTED, as the order functions run).
  *
- * Deadlocks: an order holds at most one slot of a product when it waits for
- * another, and only in step 2, holding none; rebalancing and gathering take
- * the slots in ascending order, holding none of the product's slots before.
+ * Deadlocks: an order waits for a slot only in step 2, holding none of the
+ * product's slots (each attempt runs in a subtransaction that gives back,
+ * when it fails, the lock on a slot emptied while it waited); rebalancing
+ * and gathering take the slots in ascending order, holding none before.
  *
  * Ring-fenced stock lives on slot 0 and is checked there, so a product with
  * allocations keeps one slot: inv_set_slots refuses it, and so does
@@ -58,14 +59,15 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
-#include "commands/trigger.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "storage/lock.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/rel.h"
+#include "utils/resowner.h"
 
 #include "inventory.h"
 
@@ -78,6 +80,9 @@
  */
 #define INV_ALERT_LOCK_FIELD	0x4956
 
+/* Rounds of looking for a slot with the units before rebalancing */
+#define INV_CLAIM_ATTEMPTS	4
+
 PG_FUNCTION_INFO_V1(inv_set_slots);
 PG_FUNCTION_INFO_V1(inv_gather_slots);
 PG_FUNCTION_INFO_V1(inv_low_stock_slots);
@@ -88,6 +93,41 @@ typedef struct InvSlotFree
 	int16		slot;
 	int64		free;
 } InvSlotFree;
+
+/*
+ * inv_slot_try
+ *		Run a statement that locks and returns at most one slot, in a
+ *		subtransaction; return the slot, or -1 having given back whatever
+ *		the statement locked.
+ *
+ * A locking read that finds a row changed by a transaction that committed
+ * meanwhile locks it, checks it again and may then pass it over, keeping
+ * the lock.  Holding such a lock while waiting for another slot, or while
+ * rebalancing, could deadlock; the subtransaction's end releases it.
+ */
+static int
+inv_slot_try(InvPlan *plan, Datum *args)
+{
+	MemoryContext context = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	int			slot = -1;
+	bool		isnull;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(context);
+	inv_plan_run(plan, args, NULL, false, 1);
+	if (SPI_processed == 1)
+		slot = DatumGetInt16(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 1,
+										   &isnull));
+	if (slot >= 0)
+		ReleaseCurrentSubTransaction();
+	else
+		RollbackAndReleaseCurrentSubTransaction();
+	MemoryContextSwitchTo(context);
+	CurrentResourceOwner = owner;
+	return slot;
+}
 
 /*
  * inv_slot_claim
@@ -110,16 +150,24 @@ inv_slot_claim(int64 supplier_id, int64 product_id, int nslots,
 		"FOR NO KEY UPDATE SKIP LOCKED LIMIT 1",
 		5, {INT8OID, INT8OID, INT8OID, INT4OID, INT4OID}, NULL
 	};
-	static InvPlan claim_wait = {
+	static InvPlan pick_busy = {
 		"SELECT slot FROM inventory.stock_slot "
 		"WHERE supplier_id = $1 AND product_id = $2 "
 		"AND (made_to_order OR available - ring_fenced >= $3) "
-		"ORDER BY (slot + $4) % $5 "
-		"FOR NO KEY UPDATE LIMIT 1",
+		"ORDER BY (slot + $4) % $5 LIMIT 1",
 		5, {INT8OID, INT8OID, INT8OID, INT4OID, INT4OID}, NULL
 	};
-	Datum		args[5];
+	static InvPlan claim_busy = {
+		"SELECT slot FROM inventory.stock_slot "
+		"WHERE supplier_id = $1 AND product_id = $2 AND slot = $6 "
+		"AND (made_to_order OR available - ring_fenced >= $3) "
+		"FOR NO KEY UPDATE",
+		6, {INT8OID, INT8OID, INT8OID, INT4OID, INT4OID, INT2OID}, NULL
+	};
+	Datum		args[6];
 	int			start = MyProcPid % nslots;
+	int			attempt;
+	int			slot;
 	bool		isnull;
 
 	args[0] = Int64GetDatum(supplier_id);
@@ -128,17 +176,25 @@ inv_slot_claim(int64 supplier_id, int64 product_id, int nslots,
 	args[3] = Int32GetDatum(nslots - start);
 	args[4] = Int32GetDatum(nslots);
 
-	/* A free slot with the units, then any slot with them */
-	inv_plan_run(&claim_free, args, NULL, false, 1);
-	if (SPI_processed == 1)
-		return DatumGetInt16(SPI_getbinval(SPI_tuptable->vals[0],
-										   SPI_tuptable->tupdesc, 1,
-										   &isnull));
-	inv_plan_run(&claim_wait, args, NULL, false, 1);
-	if (SPI_processed == 1)
-		return DatumGetInt16(SPI_getbinval(SPI_tuptable->vals[0],
-										   SPI_tuptable->tupdesc, 1,
-										   &isnull));
+	for (attempt = 0; attempt < INV_CLAIM_ATTEMPTS; attempt++)
+	{
+		/* A free slot with the units */
+		slot = inv_slot_try(&claim_free, args);
+		if (slot >= 0)
+			return slot;
+
+		/* Every slot with them is busy: wait for the first in our turn */
+		inv_plan_run(&pick_busy, args, NULL, false, 1);
+		if (SPI_processed == 0)
+			break;
+		args[5] = Int16GetDatum(DatumGetInt16(SPI_getbinval(SPI_tuptable->vals[0],
+															SPI_tuptable->tupdesc,
+															1, &isnull)));
+		slot = inv_slot_try(&claim_busy, args);
+		if (slot >= 0)
+			return slot;
+		CHECK_FOR_INTERRUPTS();
+	}
 
 	/* The units are scattered, or not there */
 	return inv_slots_rebalance(supplier_id, product_id, start, quantity);
@@ -475,15 +531,14 @@ inv_gather_slots(PG_FUNCTION_ARGS)
 }
 
 /*
- * inv_low_stock_slots()
- *		AFTER UPDATE row trigger on inventory.stock_slot for products with
- *		several slots: raise the low-stock alert when the product's summed
- *		available falls from at or above its threshold to below it.
+ * inv_low_stock_slots(supplier_id, product_id, slot_drop, threshold)
+ *		Called by the low-stock trigger for a slot of a product with several
+ *		slots whose available fell by slot_drop to below the threshold:
+ *		raise the alert if the product's summed available fell from at or
+ *		above the threshold to below it.
  *
- * The trigger's WHEN clause lets through only decreases of a slot that
- * carries an encoded threshold (see the file header) and is itself below
- * the threshold, which any slot of a product below it must be.  Moves
- * between slots leave the product's available as it was and raise nothing.
+ * Moves between slots leave the product's available as it was and raise
+ * nothing.
  */
 Datum
 inv_low_stock_slots(PG_FUNCTION_ARGS)
@@ -497,48 +552,18 @@ inv_low_stock_slots(PG_FUNCTION_ARGS)
 		"SELECT inventory.inv_raise_low_stock($1, $2, $3, $4)",
 		4, {INT8OID, INT8OID, INT8OID, INT8OID}, NULL
 	};
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	const InvChange *change = inv_current_change();
-	TupleDesc	tupdesc;
-	HeapTuple	old_row;
-	HeapTuple	new_row;
-	bool		isnull;
-	int64		supplier_id;
-	int64		product_id;
-	int64		threshold;
-	int64		slot_drop;
+	int64		supplier_id = PG_GETARG_INT64(0);
+	int64		product_id = PG_GETARG_INT64(1);
+	int64		slot_drop = PG_GETARG_INT64(2);
+	int64		threshold = PG_GETARG_INT64(3);
 	int64		after;
+	bool		isnull;
 	Datum		args[4];
 	LOCKTAG		tag;
 
-	if (!CALLED_AS_TRIGGER(fcinfo) ||
-		!TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
-		!TRIGGER_FIRED_AFTER(trigdata->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("inv_low_stock_slots() must be fired after each updated row")));
 	if (change != NULL && strcmp(change->kind, "rebalance") == 0)
-		return PointerGetDatum(NULL);
-
-	tupdesc = trigdata->tg_relation->rd_att;
-	old_row = trigdata->tg_trigtuple;
-	new_row = trigdata->tg_newtuple;
-	supplier_id = DatumGetInt64(SPI_getbinval(new_row, tupdesc,
-											  SPI_fnumber(tupdesc, "supplier_id"),
-											  &isnull));
-	product_id = DatumGetInt64(SPI_getbinval(new_row, tupdesc,
-											 SPI_fnumber(tupdesc, "product_id"),
-											 &isnull));
-	threshold = -1 - DatumGetInt64(SPI_getbinval(new_row, tupdesc,
-												 SPI_fnumber(tupdesc, "low_stock_threshold"),
-												 &isnull));
-	slot_drop = DatumGetInt64(SPI_getbinval(old_row, tupdesc,
-											SPI_fnumber(tupdesc, "available"),
-											&isnull)) -
-		DatumGetInt64(SPI_getbinval(new_row, tupdesc,
-									SPI_fnumber(tupdesc, "available"),
-									&isnull));
+		PG_RETURN_VOID();
 
 	/*
 	 * Orders on different slots do not see each other's uncommitted
@@ -565,5 +590,5 @@ inv_low_stock_slots(PG_FUNCTION_ARGS)
 	}
 	SPI_finish();
 
-	return PointerGetDatum(NULL);
+	PG_RETURN_VOID();
 }
