@@ -108,10 +108,12 @@ $$;
 
 /*
  * A product with several slots carries its threshold on each of them as
- * -1 - threshold, on which the 1.0 test of the low-stock trigger never
- * passes; the trigger's second test lets through the decreases of such a
- * slot that leave the slot below the threshold (any slot of a product
- * below it is), and inv_low_stock_slots decides on the product's sum.
+ * -1 - threshold.  The trigger lets through the decreases that leave a slot
+ * below the threshold (any slot of a product below it is); for a one-slot
+ * product the function then asks whether the slot crossed it, for a
+ * several-slot product inv_low_stock_slots decides on the product's sum.
+ * The WHEN clause is kept as small as 1.0's: it is compiled anew for every
+ * statement that updates stock.
  */
 CREATE FUNCTION inventory.inv_low_stock_slots(
 	supplier_id bigint,
@@ -129,9 +131,12 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	IF NEW.low_stock_threshold >= 0 THEN
-		PERFORM inventory.inv_raise_low_stock(NEW.supplier_id, NEW.product_id,
-											  NEW.available,
-											  NEW.low_stock_threshold);
+		IF OLD.available >= NEW.low_stock_threshold THEN
+			PERFORM inventory.inv_raise_low_stock(NEW.supplier_id,
+												  NEW.product_id,
+												  NEW.available,
+												  NEW.low_stock_threshold);
+		END IF;
 	ELSE
 		PERFORM inventory.inv_low_stock_slots(NEW.supplier_id, NEW.product_id,
 											  OLD.available - NEW.available,
@@ -146,11 +151,8 @@ CREATE TRIGGER stock_slot_low_stock
 	AFTER UPDATE ON inventory.stock_slot
 	FOR EACH ROW
 	WHEN (NEW.low_stock_threshold IS NOT NULL AND NOT NEW.made_to_order
-		  AND ((OLD.available >= NEW.low_stock_threshold
-				AND NEW.available < NEW.low_stock_threshold)
-			   OR (NEW.low_stock_threshold < 0
-				   AND NEW.available < OLD.available
-				   AND NEW.available < -1 - NEW.low_stock_threshold)))
+		  AND NEW.available < OLD.available
+		  AND NEW.available < pg_catalog.abs(NEW.low_stock_threshold))
 	EXECUTE FUNCTION inventory.inv_low_stock_alert();
 
 /* A product's threshold follows it onto its slots, encoded if several. */

@@ -31,9 +31,9 @@
  * slot with its units spreads them out again.
  *
  * A product with slots beyond slot 0 carries its low-stock threshold on
- * every slot as -1 - threshold, which the 1.0 test of the low-stock trigger
- * never passes; its second test calls inv_low_stock_slots instead, which
- * alerts on the crossing of the product's summed available.  Changes that
+ * every slot as -1 - threshold, so that the low-stock trigger's function
+ * calls inv_low_stock_slots, which alerts on the crossing of the product's
+ * summed available, instead of comparing the slot's.  Changes that
  * may cross take a per-product advisory lock until commit, so that each
  * sees the ones before it (READ COMMITTED, as the order functions run).
  *
