@@ -67,7 +67,8 @@ LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
 
 /*
  * Raise a low-stock alert for a product: write it and its deliveries to the
- * outbox and announce it.  One definition for both low-stock triggers.
+ * outbox and announce it.  The low-stock trigger calls it, directly or by
+ * way of inv_low_stock_slots.
  */
 CREATE FUNCTION inventory.inv_raise_low_stock(
 	supplier_id bigint,
@@ -108,12 +109,9 @@ $$;
 
 /*
  * A product with several slots carries its threshold on each of them as
- * -1 - threshold.  The trigger lets through the decreases that leave a slot
- * below the threshold (any slot of a product below it is); for a one-slot
- * product the function then asks whether the slot crossed it, for a
- * several-slot product inv_low_stock_slots decides on the product's sum.
- * The WHEN clause is kept as small as 1.0's: it is compiled anew for every
- * statement that updates stock.
+ * -1 - threshold.  For a decrease that leaves such a slot below the
+ * threshold (any slot of a product below it is), the low-stock trigger
+ * asks this function, which decides on the product's sum.
  */
 CREATE FUNCTION inventory.inv_low_stock_slots(
 	supplier_id bigint,
@@ -124,36 +122,21 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'inv_low_stock_slots'
 LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
 
-CREATE OR REPLACE FUNCTION inventory.inv_low_stock_alert()
+/*
+ * The low-stock trigger, now in C and without a WHEN clause, which the
+ * executor would compile again for every statement that updates stock; the
+ * function returns at once unless the slot fell below the threshold.
+ */
+CREATE FUNCTION inventory.inv_low_stock_check()
 RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	IF NEW.low_stock_threshold >= 0 THEN
-		IF OLD.available >= NEW.low_stock_threshold THEN
-			PERFORM inventory.inv_raise_low_stock(NEW.supplier_id,
-												  NEW.product_id,
-												  NEW.available,
-												  NEW.low_stock_threshold);
-		END IF;
-	ELSE
-		PERFORM inventory.inv_low_stock_slots(NEW.supplier_id, NEW.product_id,
-											  OLD.available - NEW.available,
-											  -1 - NEW.low_stock_threshold);
-	END IF;
-	RETURN NULL;
-END
-$$;
+AS 'MODULE_PATHNAME', 'inv_low_stock_check'
+LANGUAGE C;
 
 DROP TRIGGER stock_slot_low_stock ON inventory.stock_slot;
 CREATE TRIGGER stock_slot_low_stock
 	AFTER UPDATE ON inventory.stock_slot
-	FOR EACH ROW
-	WHEN (NEW.low_stock_threshold IS NOT NULL AND NOT NEW.made_to_order
-		  AND NEW.available < OLD.available
-		  AND NEW.available < pg_catalog.abs(NEW.low_stock_threshold))
-	EXECUTE FUNCTION inventory.inv_low_stock_alert();
+	FOR EACH ROW EXECUTE FUNCTION inventory.inv_low_stock_check();
+DROP FUNCTION inventory.inv_low_stock_alert();
 
 /* A product's threshold follows it onto its slots, encoded if several. */
 CREATE OR REPLACE FUNCTION inventory.inv_product_threshold_changed()
@@ -179,7 +162,8 @@ REVOKE ALL ON FUNCTION inventory.inv_set_slots(pg_catalog.int8, pg_catalog.int4)
 	inventory.inv_gather_slots(pg_catalog.int8),
 	inventory.inv_gather_slots(pg_catalog.text),
 	inventory.inv_raise_low_stock(bigint, bigint, bigint, bigint),
-	inventory.inv_low_stock_slots(bigint, bigint, bigint, bigint)
+	inventory.inv_low_stock_slots(bigint, bigint, bigint, bigint),
+	inventory.inv_low_stock_check()
 	FROM PUBLIC;
 
 --------------------------------------------------------------------------

@@ -31,9 +31,10 @@
  * slot with its units spreads them out again.
  *
  * A product with slots beyond slot 0 carries its low-stock threshold on
- * every slot as -1 - threshold, so that the low-stock trigger's function
- * calls inv_low_stock_slots, which alerts on the crossing of the product's
- * summed available, instead of comparing the slot's.  Changes that
+ * every slot as -1 - threshold, so that the low-stock trigger
+ * (inv_low_stock_check) asks inv_low_stock_slots, which alerts on the
+ * crossing of the product's summed available, instead of comparing the
+ * slot's.  Changes that
  * may cross take a per-product advisory lock until commit, so that each
  * sees the ones before it (READ COMMITTED, as the order functions run).
  *
@@ -61,6 +62,7 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "storage/lock.h"
@@ -86,6 +88,7 @@
 PG_FUNCTION_INFO_V1(inv_set_slots);
 PG_FUNCTION_INFO_V1(inv_gather_slots);
 PG_FUNCTION_INFO_V1(inv_low_stock_slots);
+PG_FUNCTION_INFO_V1(inv_low_stock_check);
 
 /* One slot as the rebalancer reads it, locked */
 typedef struct InvSlotFree
@@ -591,4 +594,105 @@ inv_low_stock_slots(PG_FUNCTION_ARGS)
 	SPI_finish();
 
 	PG_RETURN_VOID();
+}
+
+/*
+ * inv_slot_value
+ *		A bigint column of a stock_slot tuple; *isnull tells a null.
+ */
+static int64
+inv_slot_value(HeapTuple tuple, TupleDesc tupdesc, const char *name,
+			   bool *isnull)
+{
+	Datum		value = SPI_getbinval(tuple, tupdesc,
+									  SPI_fnumber(tupdesc, name), isnull);
+
+	return *isnull ? 0 : DatumGetInt64(value);
+}
+
+/*
+ * inv_low_stock_check()
+ *		AFTER UPDATE row trigger on inventory.stock_slot: raise the low-stock
+ *		alert when a stocked product's available falls from at or above its
+ *		threshold to below it.
+ *
+ * It has no WHEN clause: the executor compiles a trigger's WHEN clause
+ * again for every statement, which cost more than the two stock updates of
+ * an order make of this function.  A slot whose available did not fall
+ * below the threshold returns at once.  A one-slot product's slot carries
+ * the threshold as it is and decides alone; a several-slot product's
+ * carries -1 - threshold and inv_low_stock_slots decides on the sum.
+ */
+Datum
+inv_low_stock_check(PG_FUNCTION_ARGS)
+{
+	static InvPlan raise_alert = {
+		"SELECT inventory.inv_raise_low_stock($1, $2, $3, $4)",
+		4, {INT8OID, INT8OID, INT8OID, INT8OID}, NULL
+	};
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TupleDesc	tupdesc;
+	HeapTuple	old_row;
+	HeapTuple	new_row;
+	bool		isnull;
+	int64		threshold;
+	int64		old_available;
+	int64		new_available;
+	int64		supplier_id;
+	int64		product_id;
+	Datum		args[4];
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("inv_low_stock_check() was not called by the trigger manager")));
+	if (!TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		!TRIGGER_FIRED_AFTER(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("inv_low_stock_check() must be fired after each updated row")));
+
+	/* Most changes stop here: no threshold, or still above it */
+	tupdesc = trigdata->tg_relation->rd_att;
+	old_row = trigdata->tg_trigtuple;
+	new_row = trigdata->tg_newtuple;
+	threshold = inv_slot_value(new_row, tupdesc, "low_stock_threshold",
+							   &isnull);
+	if (isnull)
+		return PointerGetDatum(NULL);
+	if (DatumGetBool(SPI_getbinval(new_row, tupdesc,
+								   SPI_fnumber(tupdesc, "made_to_order"),
+								   &isnull)))
+		return PointerGetDatum(NULL);
+	old_available = inv_slot_value(old_row, tupdesc, "available", &isnull);
+	new_available = inv_slot_value(new_row, tupdesc, "available", &isnull);
+	if (new_available >= old_available)
+		return PointerGetDatum(NULL);
+	if (threshold >= 0 ?
+		(old_available < threshold || new_available >= threshold) :
+		new_available >= -1 - threshold)
+		return PointerGetDatum(NULL);
+
+	/* Fallen below: the slot is the product, or the sum decides */
+	supplier_id = inv_slot_value(new_row, tupdesc, "supplier_id", &isnull);
+	product_id = inv_slot_value(new_row, tupdesc, "product_id", &isnull);
+	if (threshold < 0)
+	{
+		DirectFunctionCall4(inv_low_stock_slots,
+							Int64GetDatum(supplier_id),
+							Int64GetDatum(product_id),
+							Int64GetDatum(old_available - new_available),
+							Int64GetDatum(-1 - threshold));
+		return PointerGetDatum(NULL);
+	}
+	SPI_connect();
+	args[0] = Int64GetDatum(supplier_id);
+	args[1] = Int64GetDatum(product_id);
+	args[2] = Int64GetDatum(new_available);
+	args[3] = Int64GetDatum(threshold);
+	inv_plan_run(&raise_alert, args, NULL, false, 0);
+	SPI_finish();
+
+	return PointerGetDatum(NULL);
 }
