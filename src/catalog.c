@@ -105,15 +105,18 @@ inv_resolve_product(int64 supplier_id, FunctionCallInfo fcinfo, int argno)
 
 /*
  * inv_product_slots
- *		Return how many stock slots a product has, 0 if none.  The caller
- *		must be connected to SPI.
+ *		Return how many stock slots a product has, 0 if none: its highest
+ *		slot number + 1, read from the end of the primary key (the slots
+ *		are 0 .. n-1, but for surplus ones still waiting to be removed).
+ *		The caller must be connected to SPI.
  */
 int
 inv_product_slots(int64 supplier_id, int64 product_id)
 {
-	static InvPlan count_slots = {
-		"SELECT pg_catalog.count(*)::pg_catalog.int4 FROM inventory.stock_slot "
-		"WHERE supplier_id = $1 AND product_id = $2",
+	static InvPlan last_slot = {
+		"SELECT slot FROM inventory.stock_slot "
+		"WHERE supplier_id = $1 AND product_id = $2 "
+		"ORDER BY slot DESC LIMIT 1",
 		2, {INT8OID, INT8OID}, NULL
 	};
 	Datum		values[2];
@@ -121,9 +124,12 @@ inv_product_slots(int64 supplier_id, int64 product_id)
 
 	values[0] = Int64GetDatum(supplier_id);
 	values[1] = Int64GetDatum(product_id);
-	inv_plan_run(&count_slots, values, NULL, false, 1);
-	return DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
-									   SPI_tuptable->tupdesc, 1, &isnull));
+	inv_plan_run(&last_slot, values, NULL, false, 1);
+	if (SPI_processed == 0)
+		return 0;
+	return DatumGetInt16(SPI_getbinval(SPI_tuptable->vals[0],
+									   SPI_tuptable->tupdesc, 1,
+									   &isnull)) + 1;
 }
 
 /*
@@ -140,9 +146,9 @@ inv_resolve_product_slots(int64 supplier_id, FunctionCallInfo fcinfo,
 						  int argno, int *nslots)
 {
 	static InvPlan find_by_sku = {
-		"SELECT p.product_id, (SELECT pg_catalog.count(*)::pg_catalog.int4 "
+		"SELECT p.product_id, (SELECT s.slot + 1 "
 		"FROM inventory.stock_slot s WHERE s.supplier_id = p.supplier_id "
-		"AND s.product_id = p.product_id) "
+		"AND s.product_id = p.product_id ORDER BY s.slot DESC LIMIT 1) "
 		"FROM inventory.product p WHERE p.supplier_id = $1 AND p.sku = $2",
 		2, {INT8OID, TEXTOID}, NULL
 	};
@@ -164,6 +170,8 @@ inv_resolve_product_slots(int64 supplier_id, FunctionCallInfo fcinfo,
 		*nslots = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
 											  SPI_tuptable->tupdesc, 2,
 											  &isnull));
+		if (isnull)
+			*nslots = 0;
 	}
 	else if (argtype == INT8OID)
 	{
