@@ -12,8 +12,8 @@
  *	1. Each backend starts at its own slot (its process id modulo n) and
  *	   takes the first slot, in rotation from there, that has the units and
  *	   that no other transaction holds locked (SKIP LOCKED);
- *	2. if every slot with the units is locked, it waits for the first such
- *	   slot in its rotation, like an order on a one-slot product;
+ *	2. if every slot with the units is locked, it waits for one of them,
+ *	   picked at random, like an order on a one-slot product;
  *	3. if no single slot has the units although the product has, it
  *	   rebalances: it locks all the product's slots in ascending slot order
  *	   and spreads the free (unreserved) units evenly over them, its own
@@ -61,6 +61,7 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "common/pg_prng.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
@@ -186,8 +187,16 @@ inv_slot_claim(int64 supplier_id, int64 product_id, int nslots,
 		if (slot >= 0)
 			return slot;
 
-		/* Every slot with them is busy: wait for the first in our turn */
+		/*
+		 * Every slot with them is busy: wait for one, picked at random so
+		 * that the backends that share a starting slot do not all queue on
+		 * it
+		 */
+		args[3] = Int32GetDatum(nslots -
+								(int) (pg_prng_uint32(&pg_global_prng_state) %
+									   (uint32) nslots));
 		inv_plan_run(&pick_busy, args, NULL, false, 1);
+		args[3] = Int32GetDatum(nslots - start);
 		if (SPI_processed == 0)
 			break;
 		args[5] = Int16GetDatum(DatumGetInt16(SPI_getbinval(SPI_tuptable->vals[0],
