@@ -199,9 +199,8 @@ inv_slot_claim(int64 supplier_id, int64 product_id, int nslots,
 		args[3] = Int32GetDatum(nslots - start);
 		if (SPI_processed == 0)
 			break;
-		args[5] = Int16GetDatum(DatumGetInt16(SPI_getbinval(SPI_tuptable->vals[0],
-															SPI_tuptable->tupdesc,
-															1, &isnull)));
+		args[5] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+								1, &isnull);
 		slot = inv_slot_try(&claim_busy, args);
 		if (slot >= 0)
 			return slot;
