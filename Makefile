@@ -15,7 +15,8 @@ OBJS = \
 	src/order_lock.o \
 	src/expiry_worker.o \
 	src/allocation.o \
-	src/redis_sentinel.o
+	src/redis_sentinel.o \
+	src/slots.o
 
 EXTENSION = inventory
 DATA = inventory--1.0.sql inventory--1.0--1.1.sql
@@ -23,12 +24,12 @@ PGFILEDESC = "inventory - supplier stock that is never oversold"
 
 # pg_regress suites, in run order: sql/NAME.sql against expected/NAME.out.
 REGRESS = setup adjust reserve order_lines lifecycle expire ledger verify \
-	alerts calendar ringfence \
+	alerts calendar ringfence slots \
 	cleanup
 
 # Two-session races, run by isolationtester.
 ISOLATION = last_unit confirm_vs_release adjust_vs_reserve double_release \
-	retried_line
+	retried_line hot_slots
 ISOLATION_OPTS = --inputdir=test/isolation
 
 # The suites run against an installed server (make installcheck);

@@ -17,7 +17,154 @@
 -- The order path: hot products spread over several stock slots
 --------------------------------------------------------------------------
 
+/*
+ * Moves of free units between a product's slots are recorded as kind
+ * 'rebalance': rows that sum to zero over the product.
+ */
+ALTER TABLE inventory.ledger DROP CONSTRAINT ledger_kind_check;
+ALTER TABLE inventory.ledger ADD CONSTRAINT ledger_kind_check
+	CHECK (kind IN ('set', 'adjust', 'reserve', 'confirm', 'release', 'expire',
+					'cancel', 'dispatch', 'repair', 'direct', 'rebalance'));
 
+/*
+ * Spread a product's stock over this many slot rows, which its orders
+ * spread over; 1 puts it back on slot 0 alone.  Returns the number of
+ * slots the product now has (a surplus slot still holding units of open
+ * orders stays until they end).
+ */
+CREATE FUNCTION inventory.inv_set_slots(
+	product_id pg_catalog.int8,
+	slots pg_catalog.int4)
+RETURNS pg_catalog.int4
+AS 'MODULE_PATHNAME', 'inv_set_slots'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION inventory.inv_set_slots(
+	sku pg_catalog.text,
+	slots pg_catalog.int4)
+RETURNS pg_catalog.int4
+AS 'MODULE_PATHNAME', 'inv_set_slots'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
+
+/*
+ * Gather a product's free (unreserved) units into its home slot 0, under
+ * the locks of all its slots taken in slot order, so that slot 0's
+ * available equals the product's; returns that available quantity.  The
+ * slots stay locked until the transaction ends, so a change of the stock
+ * level that follows in it can be made on slot 0.  inv_adjust does this
+ * itself; so should any other writer of stock levels (the C entry point is
+ * inv_slots_gather in src/slots.c).
+ */
+CREATE FUNCTION inventory.inv_gather_slots(product_id pg_catalog.int8)
+RETURNS pg_catalog.int8
+AS 'MODULE_PATHNAME', 'inv_gather_slots'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION inventory.inv_gather_slots(sku pg_catalog.text)
+RETURNS pg_catalog.int8
+AS 'MODULE_PATHNAME', 'inv_gather_slots'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
+
+/*
+ * Raise a low-stock alert for a product: write it and its deliveries to the
+ * outbox and announce it.  The low-stock trigger calls it, directly or by
+ * way of inv_low_stock_slots.
+ */
+CREATE FUNCTION inventory.inv_raise_low_stock(
+	supplier_id bigint,
+	product_id bigint,
+	available bigint,
+	threshold bigint)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	new_alert inventory.alert;
+BEGIN
+	INSERT INTO inventory.alert (supplier_id, product_id, sku, available,
+								 threshold)
+	SELECT inv_raise_low_stock.supplier_id, inv_raise_low_stock.product_id,
+		   p.sku, inv_raise_low_stock.available, inv_raise_low_stock.threshold
+	FROM inventory.product p
+	WHERE p.supplier_id = inv_raise_low_stock.supplier_id
+	  AND p.product_id = inv_raise_low_stock.product_id
+	RETURNING * INTO new_alert;
+
+	INSERT INTO inventory.alert_delivery (supplier_id, alert_id, channel, target)
+	SELECT inv_raise_low_stock.supplier_id, new_alert.alert_id, pref.channel,
+		   pref.target
+	FROM inventory.alert_preference pref
+	WHERE pref.supplier_id = inv_raise_low_stock.supplier_id
+	  AND (pref.product_id = inv_raise_low_stock.product_id
+		   OR (pref.product_id IS NULL
+			   AND NOT EXISTS (SELECT FROM inventory.alert_preference own
+							   WHERE own.supplier_id = inv_raise_low_stock.supplier_id
+								 AND own.product_id = inv_raise_low_stock.product_id)));
+
+	PERFORM pg_catalog.pg_notify('inventory_low_stock',
+								 inventory.inv_alert_payload(new_alert));
+END
+$$;
+
+/*
+ * A product with several slots carries its threshold on each of them as
+ * -1 - threshold.  For a decrease that leaves such a slot below the
+ * threshold (any slot of a product below it is), the low-stock trigger
+ * asks this function, which decides on the product's sum.
+ */
+CREATE FUNCTION inventory.inv_low_stock_slots(
+	supplier_id bigint,
+	product_id bigint,
+	slot_drop bigint,
+	threshold bigint)
+RETURNS void
+AS 'MODULE_PATHNAME', 'inv_low_stock_slots'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+
+/*
+ * The low-stock trigger, now in C and without a WHEN clause, which the
+ * executor would compile again for every statement that updates stock; the
+ * function returns at once unless the slot fell below the threshold.
+ */
+CREATE FUNCTION inventory.inv_low_stock_check()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'inv_low_stock_check'
+LANGUAGE C;
+
+DROP TRIGGER stock_slot_low_stock ON inventory.stock_slot;
+CREATE TRIGGER stock_slot_low_stock
+	AFTER UPDATE ON inventory.stock_slot
+	FOR EACH ROW EXECUTE FUNCTION inventory.inv_low_stock_check();
+DROP FUNCTION inventory.inv_low_stock_alert();
+
+/* A product's threshold follows it onto its slots, encoded if several. */
+CREATE OR REPLACE FUNCTION inventory.inv_product_threshold_changed()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	UPDATE inventory.stock_slot
+	SET low_stock_threshold =
+		CASE WHEN (SELECT count(*) FROM inventory.stock_slot o
+				   WHERE o.supplier_id = NEW.supplier_id
+					 AND o.product_id = NEW.product_id) > 1
+			 THEN -1 - NEW.low_stock_threshold
+			 ELSE NEW.low_stock_threshold END
+	WHERE supplier_id = NEW.supplier_id AND product_id = NEW.product_id;
+	RETURN NULL;
+END
+$$;
+
+REVOKE ALL ON FUNCTION inventory.inv_set_slots(pg_catalog.int8, pg_catalog.int4),
+	inventory.inv_set_slots(pg_catalog.text, pg_catalog.int4),
+	inventory.inv_gather_slots(pg_catalog.int8),
+	inventory.inv_gather_slots(pg_catalog.text),
+	inventory.inv_raise_low_stock(bigint, bigint, bigint, bigint),
+	inventory.inv_low_stock_slots(bigint, bigint, bigint, bigint),
+	inventory.inv_low_stock_check()
+	FROM PUBLIC;
 
 --------------------------------------------------------------------------
 -- Roles, privileges and functions that run with raised rights

@@ -235,6 +235,13 @@ inv_set_allocation(PG_FUNCTION_ARGS)
 
 	/* Stock row first, then the allocation, then the total held */
 	available = inv_lock_stock_row(supplier_id, product_id);
+	if (quantity > 0 && inv_product_slots(supplier_id, product_id) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INV_SLOTS_WITH_ALLOCATION),
+				 errmsg("product " INT64_FORMAT " has its stock spread over several slots",
+						product_id),
+				 errdetail("Ring-fenced units are checked on the product's slot 0 alone."),
+				 errhint("Put its stock back on one slot with inventory.inv_set_slots(product, 1) first.")));
 	args[0] = Int64GetDatum(supplier_id);
 	args[1] = Int64GetDatum(product_id);
 	args[2] = CStringGetTextDatum(retailer_id);

@@ -41,6 +41,8 @@
 #define ERRCODE_INV_LOCK_UNAVAILABLE		MAKE_SQLSTATE('I','V','0','1','2')
 #define ERRCODE_INV_STALE_FENCE				MAKE_SQLSTATE('I','V','0','1','3')
 #define ERRCODE_INV_PRODUCT_IN_USE			MAKE_SQLSTATE('I','V','0','1','4')
+#define ERRCODE_INV_INVALID_SLOT_COUNT		MAKE_SQLSTATE('I','V','0','3','0')
+#define ERRCODE_INV_SLOTS_WITH_ALLOCATION	MAKE_SQLSTATE('I','V','0','3','1')
 
 /* Longest order reference, in characters, as the reservation table allows */
 #define INV_MAX_ORDER_REF	200
@@ -103,5 +105,16 @@ extern int64 inv_resolve_product(int64 supplier_id, FunctionCallInfo fcinfo,
 extern int64 inv_product_by_id(int64 supplier_id, int64 product_id);
 extern int64 inv_product_by_sku(int64 supplier_id, const char *sku);
 extern void inv_report_missing_slot(int64 product_id) pg_attribute_noreturn();
+extern int64 inv_resolve_product_slots(int64 supplier_id,
+									   FunctionCallInfo fcinfo, int argno,
+									   int *nslots);
+extern int	inv_product_slots(int64 supplier_id, int64 product_id);
+
+/* slots.c */
+extern int	inv_slot_claim(int64 supplier_id, int64 product_id, int nslots,
+						   int64 quantity);
+extern int	inv_slots_rebalance(int64 supplier_id, int64 product_id,
+								int target, int64 need);
+extern int64 inv_slots_gather(int64 supplier_id, int64 product_id);
 
 #endif							/* INVENTORY_H */

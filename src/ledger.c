@@ -12,6 +12,21 @@
  * from the inventory.reason setting.  A row whose quantities did not change
  * (for instance when only its made-to-order flag moved) writes nothing.
  *
+ * The trigger fires twice per order (reserve, confirm), so it writes its row
+ * straight into the heap and the ledger's indexes instead of running an
+ * INSERT: an executed INSERT re-reads the table's CHECK constraint from its
+ * stored text, sets up an executor and queues a foreign key check, which
+ * together cost more than the stock update that fired the trigger.  The
+ * direct write keeps what the INSERT guarantees: the caller's INSERT
+ * privilege is checked on every call, the identity column takes the next
+ * value of its sequence, and the kinds written are those the CHECK allows.
+ * The foreign key to the product needs no check: the stock row that fired
+ * the trigger references the same product and is locked by this
+ * transaction, so the product cannot go away before it commits.  Whenever
+ * the ledger is not exactly as this file knows it (other columns, other
+ * constraints, triggers, row security, an index on an expression), and for
+ * deletions, the row goes through the ordinary INSERT.
+ *
  * Copyright (c) 2026, the inventory authors
  *
  * IDENTIFICATION
@@ -21,12 +36,28 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/table.h"
+#include "catalog/dependency.h"
+#include "catalog/index.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
+#include "commands/sequence.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "nodes/execnodes.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/timestamp.h"
 
 #include "inventory.h"
 
@@ -43,6 +74,38 @@ typedef struct InvSlotQuantities
 	int64		reserved;
 	int64		committed;
 } InvSlotQuantities;
+
+/* The ledger's columns, in table order, as the direct writer fills them */
+#define INV_LEDGER_NATTS	17
+static const char *const inv_ledger_columns[INV_LEDGER_NATTS] = {
+	"supplier_id", "ledger_id", "product_id", "slot", "recorded_at",
+	"db_user", "actor", "kind", "stock_level_before", "stock_level_after",
+	"reserved_before", "reserved_after", "committed_before",
+	"committed_after", "reason", "order_ref", "reservation_id"
+};
+
+/*
+ * The ledger table and its identity sequence, looked up once per backend
+ * and checked again on every use (the extension may have been dropped and
+ * created anew since).
+ */
+static Oid	inv_ledger_relid = InvalidOid;
+static Oid	inv_ledger_seqid = InvalidOid;
+static bool inv_ledger_callback_set = false;
+
+/*
+ * inv_ledger_forget
+ *		Relation cache callback: forget the ledger's OIDs when it changes.
+ */
+static void
+inv_ledger_forget(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == inv_ledger_relid)
+	{
+		inv_ledger_relid = InvalidOid;
+		inv_ledger_seqid = InvalidOid;
+	}
+}
 
 /*
  * inv_slot_column
@@ -92,6 +155,189 @@ inv_nonempty(const char *value, char *null_flag)
 	}
 	*null_flag = ' ';
 	return CStringGetTextDatum(value);
+}
+
+/*
+ * inv_ledger_open
+ *		Open the ledger for a direct write, with its identity sequence in
+ *		*seqid, or return NULL if the row must go through an INSERT instead
+ *		(see the file header).
+ */
+static Relation
+inv_ledger_open(Oid *seqid)
+{
+	Oid			relid;
+	Relation	rel;
+	TupleDesc	tupdesc;
+	int			i;
+
+	if (!inv_ledger_callback_set)
+	{
+		CacheRegisterRelcacheCallback(inv_ledger_forget, (Datum) 0);
+		inv_ledger_callback_set = true;
+	}
+	if (!OidIsValid(inv_ledger_relid))
+	{
+		Oid			nsp = get_namespace_oid("inventory", true);
+
+		if (!OidIsValid(nsp))
+			return NULL;
+		inv_ledger_relid = get_relname_relid("ledger", nsp);
+		if (!OidIsValid(inv_ledger_relid))
+			return NULL;
+		inv_ledger_seqid = getIdentitySequence(inv_ledger_relid, 2, true);
+	}
+
+	/* Opening may process invalidations that reset the cache: copy it */
+	relid = inv_ledger_relid;
+	*seqid = inv_ledger_seqid;
+	rel = try_table_open(relid, RowExclusiveLock);
+	if (rel == NULL)
+	{
+		inv_ledger_relid = InvalidOid;
+		return NULL;
+	}
+
+	/* The caller needs the right to insert, as an INSERT would */
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_INSERT) != ACLCHECK_OK)
+		goto refuse;
+
+	/* Exactly the table this file knows, and nothing that fires on insert */
+	tupdesc = RelationGetDescr(rel);
+	if (rel->rd_rel->relkind != RELKIND_RELATION ||
+		rel->rd_rel->relrowsecurity ||
+		strcmp(RelationGetRelationName(rel), "ledger") != 0 ||
+		!OidIsValid(*seqid) ||
+		tupdesc->natts != INV_LEDGER_NATTS ||
+		tupdesc->constr == NULL ||
+		tupdesc->constr->num_check != 1 ||
+		tupdesc->constr->has_generated_stored)
+		goto refuse;
+	for (i = 0; i < INV_LEDGER_NATTS; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+
+		if (att->attisdropped ||
+			strcmp(NameStr(att->attname), inv_ledger_columns[i]) != 0)
+			goto refuse;
+	}
+	if (rel->trigdesc != NULL)
+	{
+		for (i = 0; i < rel->trigdesc->numtriggers; i++)
+		{
+			Trigger    *trigger = &rel->trigdesc->triggers[i];
+
+			/* On insert, only the foreign key check the file header answers */
+			if (TRIGGER_FOR_INSERT(trigger->tgtype) &&
+				trigger->tgfoid != F_RI_FKEY_CHECK_INS)
+				goto refuse;
+		}
+	}
+	return rel;
+
+refuse:
+	table_close(rel, RowExclusiveLock);
+	return NULL;
+}
+/*
+ * inv_ledger_write_direct
+ *		Append one ledger row given as values[]/nulls[] in the order of the
+ *		ledger's columns other than ledger_id and recorded_at (the INSERT
+ *		statement's order, SPI null flags); return false, having written
+ *		nothing, when it must go through an INSERT instead.
+ */
+static bool
+inv_ledger_write_direct(Datum *values, const char *nulls)
+{
+	Relation	rel;
+	List	   *indexes;
+	ListCell   *lc;
+	Datum		row[INV_LEDGER_NATTS];
+	bool		rownulls[INV_LEDGER_NATTS];
+	NameData   *db_user;
+	HeapTuple	tuple;
+	Oid			seqid;
+	int			i;
+	int			from;
+
+	rel = inv_ledger_open(&seqid);
+	if (rel == NULL)
+		return false;
+
+	/* Plain column indexes only: anything else needs the executor */
+	indexes = RelationGetIndexList(rel);
+	foreach(lc, indexes)
+	{
+		Relation	index = index_open(lfirst_oid(lc), RowExclusiveLock);
+		bool		plain;
+
+		plain = index->rd_index->indimmediate &&
+			heap_attisnull(index->rd_indextuple, Anum_pg_index_indexprs,
+						   NULL) &&
+			heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred,
+						   NULL);
+		index_close(index, NoLock);
+		if (!plain)
+		{
+			table_close(rel, RowExclusiveLock);
+			return false;
+		}
+	}
+
+	/* Lay the row out in table order, with the defaults an INSERT takes */
+	from = 0;
+	for (i = 0; i < INV_LEDGER_NATTS; i++)
+	{
+		if (i == 1)
+		{
+			row[i] = Int64GetDatum(nextval_internal(seqid, false));
+			rownulls[i] = false;
+			continue;
+		}
+		if (i == 4)
+		{
+			row[i] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+			rownulls[i] = false;
+			continue;
+		}
+		row[i] = values[from];
+		rownulls[i] = nulls[from] == 'n';
+		from++;
+	}
+	db_user = (NameData *) palloc0(NAMEDATALEN);
+	namestrcpy(db_user, TextDatumGetCString(row[5]));
+	row[5] = NameGetDatum(db_user);
+
+	/* The heap, then each index */
+	tuple = heap_form_tuple(RelationGetDescr(rel), row, rownulls);
+	simple_heap_insert(rel, tuple);
+	foreach(lc, indexes)
+	{
+		Relation	index = index_open(lfirst_oid(lc), RowExclusiveLock);
+		IndexInfo  *info = BuildIndexInfo(index);
+		Datum		keys[INDEX_MAX_KEYS];
+		bool		keynulls[INDEX_MAX_KEYS];
+		int			k;
+
+		if (info->ii_ReadyForInserts)
+		{
+			for (k = 0; k < info->ii_NumIndexAttrs; k++)
+			{
+				AttrNumber	attnum = info->ii_IndexAttrNumbers[k];
+
+				keys[k] = row[attnum - 1];
+				keynulls[k] = rownulls[attnum - 1];
+			}
+			index_insert(index, keys, keynulls, &tuple->t_self, rel,
+						 index->rd_index->indisunique ?
+						 UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
+						 false, info);
+		}
+		index_close(index, NoLock);
+	}
+	list_free(indexes);
+	table_close(rel, NoLock);
+	return true;
 }
 
 /*
@@ -194,10 +440,14 @@ inv_ledger_record(PG_FUNCTION_ARGS)
 	if (change == NULL || change->reservation_id == 0)
 		nulls[14] = 'n';
 
-	/* Append it */
-	SPI_connect();
-	inv_plan_run(&insert_ledger, values, nulls, false, 0);
-	SPI_finish();
+	/* Append it; a deleted row's product may be going away with it */
+	if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) ||
+		!inv_ledger_write_direct(values, nulls))
+	{
+		SPI_connect();
+		inv_plan_run(&insert_ledger, values, nulls, false, 0);
+		SPI_finish();
+	}
 
 	return PointerGetDatum(NULL);
 }

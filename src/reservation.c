@@ -97,6 +97,7 @@ typedef struct InvOrderLine
 {
 	int64		product_id;
 	int64		quantity;
+	int			nslots;			/* stock slots of the product */
 } InvOrderLine;
 
 PG_FUNCTION_INFO_V1(inv_reserve);
@@ -205,18 +206,22 @@ inv_set_reservation_fence(int64 supplier_id, int64 reservation_id,
  * inv_report_refusal
  *		Raise the error for a stock update that matched no row: IV013 if a
  *		newer lock holder has written to the row since our lock was granted,
- *		otherwise IV002 with the numbers as they are now.
+ *		otherwise IV002 with the product's numbers (summed over its slots)
+ *		as they are now.
  */
 static void
 inv_report_refusal(int64 supplier_id, int64 product_id, int64 quantity,
 				   int64 fence)
 {
 	static InvPlan read_slot = {
-		"SELECT s.stock_level, s.reserved, s.available, p.sku, s.lock_fence, "
-		"s.ring_fenced "
+		"SELECT pg_catalog.sum(s.stock_level)::bigint, "
+		"pg_catalog.sum(s.reserved)::bigint, "
+		"pg_catalog.sum(s.available)::bigint, p.sku, "
+		"pg_catalog.max(s.lock_fence) FILTER (WHERE s.slot = 0), "
+		"pg_catalog.sum(s.ring_fenced)::bigint "
 		"FROM inventory.stock_slot s JOIN inventory.product p "
 		"USING (supplier_id, product_id) "
-		"WHERE s.supplier_id = $1 AND s.product_id = $2 AND s.slot = 0",
+		"WHERE s.supplier_id = $1 AND s.product_id = $2 GROUP BY p.sku",
 		2, {INT8OID, INT8OID}, NULL
 	};
 	Datum		args[2];
@@ -331,19 +336,23 @@ inv_existing_line(int64 supplier_id, const char *order_ref, int64 product_id,
  * earlier reservation before it asks for the lock, which that reservation
  * may still own.
  *
+ * A product with several slots (nslots > 1) has a slot chosen and locked
+ * first (see slots.c), and the reservation names that slot.
+ *
  * Returns the reservation row, allocated in the current SPI context; the
  * row's descriptor is stored in *tupdesc.  The caller must be connected to
  * SPI and must have checked the arguments.
  */
 static HeapTuple
 inv_reserve_line(int64 supplier_id, const char *order_ref, int64 product_id,
-				 int64 quantity, const char *retailer_id, TupleDesc *tupdesc)
+				 int nslots, int64 quantity, const char *retailer_id,
+				 TupleDesc *tupdesc)
 {
 	static InvPlan insert_reservation = {
 		"INSERT INTO inventory.reservation (supplier_id, order_ref, "
 		"product_id, slot, retailer_id, quantity, expires_at, lock_token, "
 		"lock_fence, ship_date) "
-		"SELECT $1, $2, $3, 0, $4, $5, "
+		"SELECT $1, $2, $3, $9, $4, $5, "
 		"pg_catalog.statement_timestamp() + "
 		"pg_catalog.make_interval(secs => $6), $7, $8, "
 		"CASE WHEN p.made_to_order THEN inventory.inv_ship_date("
@@ -352,8 +361,8 @@ inv_reserve_line(int64 supplier_id, const char *order_ref, int64 product_id,
 		"WHERE p.supplier_id = $1 AND p.product_id = $3 "
 		"ON CONFLICT (supplier_id, order_ref, product_id) DO NOTHING "
 		"RETURNING *",
-		8, {INT8OID, TEXTOID, INT8OID, TEXTOID, INT8OID, FLOAT8OID, TEXTOID,
-		INT8OID}, NULL
+		9, {INT8OID, TEXTOID, INT8OID, TEXTOID, INT8OID, FLOAT8OID, TEXTOID,
+		INT8OID, INT2OID}, NULL
 	};
 	static InvPlan take_stock = {
 		"UPDATE inventory.stock_slot SET reserved = reserved + $4, "
@@ -375,8 +384,8 @@ inv_reserve_line(int64 supplier_id, const char *order_ref, int64 product_id,
 		"WHERE supplier_id = $1 AND reservation_id = $2 RETURNING *",
 		3, {INT8OID, INT8OID, INT8OID}, NULL
 	};
-	Datum		args[8];
-	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		args[9];
+	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	HeapTuple	reservation;
 	InvChange	change = {0};
 	char		token[INV_LOCK_TOKEN_LEN];
@@ -385,6 +394,7 @@ inv_reserve_line(int64 supplier_id, const char *order_ref, int64 product_id,
 	bool		took_stock;
 	bool		keep_token;
 	bool		isnull;
+	int			slot = 0;
 
 	/* Take the cross-node lock, unless this is a retry */
 	if (inv_order_lock_scope() != INV_SCOPE_NONE)
@@ -394,9 +404,20 @@ inv_reserve_line(int64 supplier_id, const char *order_ref, int64 product_id,
 		if (reservation != NULL)
 			return reservation;
 		fence = inv_order_lock_acquire(supplier_id, product_id, token);
+
+		/* Under the lock, a product's orders use its home slot */
+		if (nslots > 1)
+			(void) inv_slots_gather(supplier_id, product_id);
 	}
 	else
+	{
 		token[0] = '\0';
+
+		/* A hot product: the slot this order takes, locked */
+		if (nslots > 1)
+			slot = Max(inv_slot_claim(supplier_id, product_id, nslots,
+									  quantity), 0);
+	}
 
 	/*
 	 * Claim the order line.  If the same line is being reserved by another
@@ -414,6 +435,7 @@ inv_reserve_line(int64 supplier_id, const char *order_ref, int64 product_id,
 	nulls[6] = keep_token ? ' ' : 'n';
 	args[7] = Int64GetDatum(fence);
 	nulls[7] = fence > 0 ? ' ' : 'n';
+	args[8] = Int16GetDatum(slot);
 	inv_plan_run(&insert_reservation, args, nulls, false, 0);
 
 	if (SPI_processed == 0)
@@ -462,7 +484,7 @@ inv_reserve_line(int64 supplier_id, const char *order_ref, int64 product_id,
 
 	args[0] = Int64GetDatum(supplier_id);
 	args[1] = Int64GetDatum(product_id);
-	args[2] = Int16GetDatum(0);
+	args[2] = Int16GetDatum(slot);
 	args[3] = Int64GetDatum(quantity);
 	args[4] = Int64GetDatum(fence);
 	args[5] = Int64GetDatum(from_fence);
@@ -545,6 +567,7 @@ inv_reserve(PG_FUNCTION_ARGS)
 	HeapTuple	reservation;
 	TupleDesc	tupdesc;
 	Datum		result;
+	int			nslots;
 
 	/* Check the arguments */
 	if (PG_ARGISNULL(1))
@@ -563,9 +586,9 @@ inv_reserve(PG_FUNCTION_ARGS)
 	/* Reserve */
 	SPI_connect();
 	supplier_id = inv_get_supplier_id();
-	product_id = inv_resolve_product(supplier_id, fcinfo, 1);
+	product_id = inv_resolve_product_slots(supplier_id, fcinfo, 1, &nslots);
 	reservation = inv_reserve_line(supplier_id, order_ref, product_id,
-								   quantity, retailer_id, &tupdesc);
+								   nslots, quantity, retailer_id, &tupdesc);
 	result = PointerGetDatum(SPI_returntuple(reservation, tupdesc));
 	SPI_finish();
 
@@ -676,6 +699,8 @@ inv_reserve_order(PG_FUNCTION_ARGS)
 			lines[i].product_id =
 				inv_product_by_id(supplier_id, DatumGetInt64(product_elems[i]));
 		lines[i].quantity = DatumGetInt64(quantity_elems[i]);
+		lines[i].nslots = Max(inv_product_slots(supplier_id,
+												lines[i].product_id), 1);
 	}
 	qsort(lines, nproducts, sizeof(InvOrderLine), inv_order_line_cmp);
 	nlines = 0;
@@ -702,8 +727,9 @@ inv_reserve_order(PG_FUNCTION_ARGS)
 		HeapTuple	reservation;
 
 		reservation = inv_reserve_line(supplier_id, order_ref,
-									   lines[i].product_id, lines[i].quantity,
-									   retailer_id, &tupdesc);
+									   lines[i].product_id, lines[i].nslots,
+									   lines[i].quantity, retailer_id,
+									   &tupdesc);
 		tuplestore_puttuple(rsinfo->setResult, reservation);
 	}
 

@@ -8,9 +8,10 @@
  * the ledger trigger records it with its reason.  Refusals leave everything
  * as it was.
  *
- * NB: every product has exactly one stock slot, slot 0.  The slot key lets a
- * product's stock be spread over several rows later; an adjustment would then
- * have to lock all of a product's slots in slot order.
+ * A product whose stock is spread over several slots (slots.c) first has
+ * its free units gathered into slot 0 under all its slots' locks, taken in
+ * slot order; the levels checked and reported are the product's, summed
+ * over its slots, and the change lands on slot 0.
  *
  * Copyright (c) 2026, the inventory authors
  *
@@ -52,6 +53,12 @@ inv_adjust(PG_FUNCTION_ARGS)
 		"FOR NO KEY UPDATE",
 		2, {INT8OID, INT8OID}, NULL
 	};
+	static InvPlan totals = {
+		"SELECT pg_catalog.sum(stock_level)::bigint, "
+		"pg_catalog.sum(reserved)::bigint, pg_catalog.sum(committed)::bigint "
+		"FROM inventory.stock_slot WHERE supplier_id = $1 AND product_id = $2",
+		2, {INT8OID, INT8OID}, NULL
+	};
 	static InvPlan update_level = {
 		"UPDATE inventory.stock_slot SET stock_level = $3 "
 		"WHERE supplier_id = $1 AND product_id = $2 AND slot = 0",
@@ -69,6 +76,8 @@ inv_adjust(PG_FUNCTION_ARGS)
 	int64		committed;
 	bool		made_to_order;
 	bool		isnull;
+	int			nslots;
+	int64		other_slots_level = 0;
 	Datum		args[3];
 	TupleDesc	result_desc;
 	Datum		result[6];
@@ -108,9 +117,11 @@ inv_adjust(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	supplier_id = inv_get_supplier_id();
-	product_id = inv_resolve_product(supplier_id, fcinfo, 0);
+	product_id = inv_resolve_product_slots(supplier_id, fcinfo, 0, &nslots);
 
-	/* Lock the stock row: adjustments and orders queue here */
+	/* Lock the stock row, all of them if several: orders queue here */
+	if (nslots > 1)
+		(void) inv_slots_gather(supplier_id, product_id);
 	args[0] = Int64GetDatum(supplier_id);
 	args[1] = Int64GetDatum(product_id);
 	inv_plan_run(&lock_slot, args, NULL, false, 0);
@@ -122,6 +133,18 @@ inv_adjust(PG_FUNCTION_ARGS)
 	made_to_order = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
 											   SPI_tuptable->tupdesc, 4,
 											   &isnull));
+
+	/* The other slots hold only reserved units now: add them in */
+	if (nslots > 1)
+	{
+		int64		slot0_level = level_before;
+
+		inv_plan_run(&totals, args, NULL, false, 0);
+		level_before = inv_spi_int64(0, 1, &isnull);
+		reserved = inv_spi_int64(0, 2, &isnull);
+		committed = inv_spi_int64(0, 3, &isnull);
+		other_slots_level = level_before - slot0_level;
+	}
 
 	/* A stock take based on an old reading must not overwrite newer orders */
 	if (!PG_ARGISNULL(4) && PG_GETARG_INT64(4) != level_before)
@@ -153,7 +176,7 @@ inv_adjust(PG_FUNCTION_ARGS)
 	/* Write it; an unchanged level writes nothing, not even a ledger row */
 	if (level_after != level_before)
 	{
-		args[2] = Int64GetDatum(level_after);
+		args[2] = Int64GetDatum(level_after - other_slots_level);
 		inv_plan_run_change(&update_level, args, NULL, &change);
 	}
 

@@ -3,7 +3,7 @@
 # test/concurrency/run.sh
 #	Races between many sessions, driven by pgbench.
 #
-# Three checks, each in a database of its own:
+# Four checks, each in a database of its own:
 #
 #   last_units  64 clients fight over one product's 1,000 units, reserving
 #               1-3 units at a time and then confirming or releasing; demand
@@ -21,6 +21,12 @@
 #               a request still in flight).  Each attempt must reserve or
 #               return the first attempt's reservation: no error, no double
 #               reservation.
+#   last_units_slots
+#               the last-units race on a product spread over 8 stock slots,
+#               with a low-stock threshold, while one client in twenty
+#               gathers the free units home to slot 0 instead of ordering:
+#               the same checks, and every slot within its stock level, the
+#               8 slots still there, and the threshold's crossing alerted.
 #
 # Contract (test/run_all.sh): PGHOST, PGPORT and PGUSER point at a running
 # server where the extension is installed; print one line per check; exit 0
@@ -151,23 +157,36 @@ conc_pgbench_diag()
 # ---------------------------------------------------------------------------
 check_last_units()
 {
-	local db=inv_conc_last_units product row ok=1 reasons=""
+	local slots=${1:-}
+	local db=inv_conc_last_units${slots:+_slots} product row ok=1 reasons=""
+	local name=last_units${slots:+_slots} slot_row
 	local stock reserved committed available open_qty confirmed_qty held_qty
 	local n_all n_confirmed n_released n_open n_other verify_rows shortages
+	local script="$here/last_units.pgbench" extra=()
 
 	if ! conc_new_db "$db" ||
 		! product=$(conc_psql "$db" -f "$here/last_units_setup.sql" 2>&1); then
-		echo "FAIL last_units: setup failed"
+		echo "FAIL $name: setup failed"
 		echo "$product" | conc_diag
 		return 1
 	fi
+	if [ -n "$slots" ]; then
+		if ! out=$(conc_psql "$db" -c "UPDATE inventory.product SET low_stock_threshold = 100" \
+			-c "SELECT inventory.inv_set_slots($product, $slots)" 2>&1); then
+			echo "FAIL $name: setup failed"
+			echo "$out" | conc_diag
+			return 1
+		fi
+		script="$here/last_units.pgbench@19"
+		extra=("-f" "$here/last_units_slots.pgbench@1")
+	fi
 
-	conc_pgbench "$db" "$transactions" "$here/last_units.pgbench" \
+	conc_pgbench "$db" "$transactions" "$script" "${extra[@]}" \
 		-D product="$product"
 
 	if ! row=$(conc_psql "$db" -F ' ' -f "$here/last_units_check.sql" 2>&1) ||
 		[ -z "$row" ]; then
-		echo "FAIL last_units: final check query failed"
+		echo "FAIL $name: final check query failed"
 		echo "$row" | conc_diag
 		return 1
 	fi
@@ -177,10 +196,20 @@ check_last_units()
 	if ! conc_all_numbers "$stock" "$reserved" "$committed" "$available" \
 		"$open_qty" "$confirmed_qty" "$held_qty" "$n_all" "$n_confirmed" \
 		"$n_released" "$n_open" "$n_other" "$verify_rows"; then
-		echo "FAIL last_units: unexpected final state: $row"
+		echo "FAIL $name: unexpected final state: $row"
 		return 1
 	fi
 	shortages=$((bench_total - n_all))
+	if [ -n "$slots" ]; then
+		# One transaction in twenty gathers instead of ordering: count the
+		# ordering ones from pgbench's per-script summary.
+		local ordering
+		ordering=$(awk '/^SQL script [0-9]+: .*last_units\.pgbench/ { s = 1; next }
+			s && /^ - [0-9]+ transactions/ { print $2; exit }' \
+			"$workdir/$db.pgbench.log")
+		conc_all_numbers "$ordering" && shortages=$((ordering - n_all))
+		slot_row=$(conc_psql "$db" -F ' ' -c "SELECT count(*), count(*) FILTER (WHERE reserved > stock_level), (SELECT count(*) FROM inventory.alert) FROM inventory.stock_slot WHERE product_id = $product" 2>&1)
+	fi
 
 	if ! conc_pgbench_clean; then
 		ok=0
@@ -192,6 +221,17 @@ check_last_units()
 	[ "$committed" -eq "$confirmed_qty" ] || { ok=0; reasons="$reasons committed<>confirmed"; }
 	[ "$available" -ge 0 ] || { ok=0; reasons="$reasons available<0"; }
 	[ "$held_qty" -le 1000 ] || { ok=0; reasons="$reasons oversold"; }
+	if [ -n "$slots" ]; then
+		local n_slots over_slots alerts
+		read -r n_slots over_slots alerts <<<"$slot_row"
+		if ! conc_all_numbers "$n_slots" "$over_slots" "$alerts"; then
+			echo "FAIL $name: unexpected slot state: $slot_row"
+			return 1
+		fi
+		[ "$n_slots" -eq "$slots" ] || { ok=0; reasons="$reasons slots<>$slots"; }
+		[ "$over_slots" -eq 0 ] || { ok=0; reasons="$reasons slot-oversold"; }
+		[ "$alerts" -ge 1 ] || { ok=0; reasons="$reasons no-alert"; }
+	fi
 	[ "$n_other" -eq 0 ] || { ok=0; reasons="$reasons unexpected-states"; }
 	[ "$verify_rows" -eq 0 ] || { ok=0; reasons="$reasons inv_verify"; }
 	# The race must actually have run the stock out.
@@ -205,7 +245,7 @@ check_last_units()
 	else
 		printf 'FAIL'
 	fi
-	printf ' last_units: %s/%s transactions, %s failed, %s in %ss (%s tps);' \
+	printf ' %s: %s/%s transactions, %s failed, %s in %ss (%s tps);' "$name" \
 		"$bench_done" "$bench_expected" "$bench_failed" \
 		"$clients clients" "$bench_secs" "$bench_tps"
 	printf ' %s reservations (%s confirmed, %s released, %s open), %s short;' \
@@ -213,6 +253,7 @@ check_last_units()
 	printf ' stock_level %s + committed %s = %s, reserved %s = open %s, available %s, held %s <= 1000, inv_verify rows %s' \
 		"$stock" "$committed" $((stock + committed)) "$reserved" \
 		"$open_qty" "$available" "$held_qty" "$verify_rows"
+	[ -z "$slots" ] || printf '; slots, slots oversold, alerts: %s' "$slot_row"
 	[ $ok -eq 1 ] || printf ' [%s ]' "$reasons"
 	printf '\n'
 
@@ -365,5 +406,6 @@ check_retries()
 check_last_units || failed=$((failed + 1))
 check_orders || failed=$((failed + 1))
 check_retries || failed=$((failed + 1))
+check_last_units 8 || failed=$((failed + 1))
 
 [ $failed -eq 0 ]
