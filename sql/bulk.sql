@@ -50,7 +50,7 @@ CREATE VIEW pg_temp.bulk_ledger AS
 SELECT p.sku, l.kind, l.stock_level_before, l.stock_level_after, l.reason, l.batch_id
 FROM inventory.ledger l JOIN inventory.product p USING (supplier_id, product_id)
 WHERE l.batch_id IS NOT NULL
-ORDER BY l.ledger_id;
+ORDER BY l.batch_id, p.sku COLLATE "C", l.ledger_id;
 
 -- The template: header and one example row
 SELECT inventory.inv_csv_template();
