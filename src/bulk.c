@@ -73,6 +73,104 @@ PG_FUNCTION_INFO_V1(inv_bulk_load_file);
 /* Columns of the staging table, in order */
 #define INV_BULK_NCOLS		9
 
+/*
+ * The join of the staged rows with the catalogue and the stock rows, for
+ * inv_bulk_check_sql: the supplier id three times.
+ */
+#define INV_BULK_CHECK_SQL \
+	"CREATE TEMP TABLE inv_bulk_check AS " \
+	"SELECT st.*, p.product_id, p.made_to_order, " \
+	"s0.stock_level + COALESCE(sx.level, 0) AS level, " \
+	"s0.reserved + COALESCE(sx.reserved, 0) AS reserved, " \
+	"1 + COALESCE(sx.nslots, 0) AS nslots, " \
+	"d.copies, d.first_line, " \
+	"CASE WHEN st.is_set THEN st.quantity::numeric " \
+	"ELSE s0.stock_level + COALESCE(sx.level, 0) " \
+	"+ st.quantity::numeric END AS new_level " \
+	"FROM pg_temp.inv_bulk_staging st " \
+	"LEFT JOIN inventory.product p " \
+	"ON p.supplier_id = " INT64_FORMAT " AND p.sku = st.sku " \
+	"LEFT JOIN inventory.stock_slot s0 " \
+	"ON s0.supplier_id = " INT64_FORMAT \
+	" AND s0.product_id = p.product_id AND s0.slot = 0 " \
+	"LEFT JOIN (SELECT product_id, " \
+	"pg_catalog.sum(stock_level) AS level, " \
+	"pg_catalog.sum(reserved) AS reserved, " \
+	"pg_catalog.count(*) AS nslots " \
+	"FROM inventory.stock_slot " \
+	"WHERE supplier_id = " INT64_FORMAT " AND slot <> 0 " \
+	"GROUP BY product_id) sx ON sx.product_id = p.product_id " \
+	"LEFT JOIN (SELECT sku, pg_catalog.count(*) AS copies, " \
+	"pg_catalog.min(line) AS first_line " \
+	"FROM pg_temp.inv_bulk_staging WHERE sku IS NOT NULL " \
+	"GROUP BY sku HAVING pg_catalog.count(*) > 1) d " \
+	"ON d.sku = st.sku"
+
+/*
+ * The problem list and the counts, for inv_bulk_report_sql: the problem
+ * bits and column counts it tests, then the dry run's change list (or a
+ * null array).
+ */
+#define INV_BULK_REPORT_SQL \
+	"WITH problem AS MATERIALIZED (" \
+	"SELECT c.line, c.sku, x.ord, x.problem, x.detail " \
+	"FROM pg_temp.inv_bulk_check c CROSS JOIN LATERAL (VALUES " \
+	"(1, CASE WHEN c.problems & %d <> 0 THEN 'missing columns' END, " \
+	"pg_catalog.format('The header has %d columns; this row has %%s.', c.nfields)), " \
+	"(2, CASE WHEN c.problems & %d <> 0 THEN 'extra columns' END, " \
+	"pg_catalog.format('The header has %d columns; this row has %%s.', c.nfields)), " \
+	"(3, CASE WHEN c.problems & %d <> 0 THEN 'missing SKU' END, " \
+	"'The SKU field is empty.'), " \
+	"(4, CASE WHEN c.problems & %d <> 0 THEN 'SKU too long' END, " \
+	"'The SKU is longer than %d characters.'), " \
+	"(5, CASE WHEN c.problems & %d <> 0 THEN 'quantity not a whole number' END, " \
+	"pg_catalog.format('The quantity \"%%s\" is not a whole number.', " \
+	"COALESCE(c.bad_quantity, ''))), " \
+	"(6, CASE WHEN c.problems & %d <> 0 THEN 'quantity out of range' END, " \
+	"pg_catalog.format('The quantity %%s is out of range.', c.bad_quantity)), " \
+	"(7, CASE WHEN c.problems & %d <> 0 THEN 'unknown mode' END, " \
+	"pg_catalog.format('The mode \"%%s\" is neither \"set\" nor \"delta\".', c.bad_mode)), " \
+	"(8, CASE WHEN c.problems & %d <> 0 THEN 'negative level' END, " \
+	"pg_catalog.format('A new stock level of %%s is below zero.', c.quantity)), " \
+	"(9, CASE WHEN c.sku IS NOT NULL AND c.product_id IS NULL " \
+	"AND c.problems & %d = 0 THEN 'unknown SKU' END, " \
+	"'No product has this SKU.'), " \
+	"(10, CASE WHEN c.copies IS NOT NULL THEN 'duplicate SKU' END, " \
+	"pg_catalog.format('The SKU appears %%s times in the file, first on line %%s.', " \
+	"c.copies, c.first_line)), " \
+	"(11, CASE WHEN c.nslots > 1 THEN 'spread over slots' END, " \
+	"pg_catalog.format('The product''s stock is spread over %%s stock slots; " \
+	"a level can change only once it is gathered into slot 0.', c.nslots)), " \
+	"(12, CASE WHEN c.new_level < 0 AND NOT c.is_set " \
+	"THEN 'below zero' END, " \
+	"pg_catalog.format('Stock level %%s changed by %%s would be %%s.', " \
+	"c.level, c.quantity, c.new_level)), " \
+	"(13, CASE WHEN c.new_level >= 0 AND c.new_level < c.reserved " \
+	"AND NOT c.made_to_order THEN 'below reserved' END, " \
+	"pg_catalog.format('The new stock level %%s is below the %%s units " \
+	"reserved by open orders.', c.new_level, c.reserved)), " \
+	"(14, CASE WHEN c.new_level > 9223372036854775807 " \
+	"THEN 'quantity out of range' END, " \
+	"pg_catalog.format('Stock level %%s changed by %%s would be out of range.', " \
+	"c.level, c.quantity))" \
+	") AS x(ord, problem, detail) " \
+	"WHERE (c.problems <> 0 OR c.product_id IS NULL " \
+	"OR c.copies IS NOT NULL OR c.nslots > 1 OR c.new_level < 0 " \
+	"OR (c.new_level < c.reserved AND NOT c.made_to_order) " \
+	"OR c.new_level > 9223372036854775807) " \
+	"AND x.problem IS NOT NULL), " \
+	"good AS (" \
+	"SELECT c.* FROM pg_temp.inv_bulk_check c " \
+	"WHERE NOT EXISTS (SELECT FROM problem WHERE problem.line = c.line)) " \
+	"SELECT " \
+	"(SELECT pg_catalog.array_agg(ROW(line, sku, problem, detail)" \
+	"::inventory.bulk_problem ORDER BY line, ord) FROM problem), " \
+	"(SELECT pg_catalog.count(DISTINCT line) FROM problem), " \
+	"(SELECT pg_catalog.count(*) FROM pg_temp.inv_bulk_check), " \
+	"(SELECT pg_catalog.count(*) FROM good WHERE new_level <> level), " \
+	"(SELECT pg_catalog.count(*) FROM good WHERE new_level = level), " \
+	"%s"
+
 /* The state of one load while the file is read */
 typedef struct InvBulkLoad
 {
@@ -344,35 +442,7 @@ inv_bulk_check_sql(int64 supplier_id)
 	 * file and look a small one up by index; the other slots, which few
 	 * products have, are summed apart.
 	 */
-	return psprintf(
-					"CREATE TEMP TABLE inv_bulk_check AS "
-					"SELECT st.*, p.product_id, p.made_to_order, "
-					"s0.stock_level + COALESCE(sx.level, 0) AS level, "
-					"s0.reserved + COALESCE(sx.reserved, 0) AS reserved, "
-					"1 + COALESCE(sx.nslots, 0) AS nslots, "
-					"d.copies, d.first_line, "
-					"CASE WHEN st.is_set THEN st.quantity::numeric "
-					"ELSE s0.stock_level + COALESCE(sx.level, 0) "
-					"+ st.quantity::numeric END AS new_level "
-					"FROM pg_temp.inv_bulk_staging st "
-					"LEFT JOIN inventory.product p "
-					"ON p.supplier_id = " INT64_FORMAT " AND p.sku = st.sku "
-					"LEFT JOIN inventory.stock_slot s0 "
-					"ON s0.supplier_id = " INT64_FORMAT
-					" AND s0.product_id = p.product_id AND s0.slot = 0 "
-					"LEFT JOIN (SELECT product_id, "
-					"pg_catalog.sum(stock_level) AS level, "
-					"pg_catalog.sum(reserved) AS reserved, "
-					"pg_catalog.count(*) AS nslots "
-					"FROM inventory.stock_slot "
-					"WHERE supplier_id = " INT64_FORMAT " AND slot <> 0 "
-					"GROUP BY product_id) sx ON sx.product_id = p.product_id "
-					"LEFT JOIN (SELECT sku, pg_catalog.count(*) AS copies, "
-					"pg_catalog.min(line) AS first_line "
-					"FROM pg_temp.inv_bulk_staging WHERE sku IS NOT NULL "
-					"GROUP BY sku HAVING pg_catalog.count(*) > 1) d "
-					"ON d.sku = st.sku",
-					supplier_id, supplier_id, supplier_id);
+	return psprintf(INV_BULK_CHECK_SQL, supplier_id, supplier_id, supplier_id);
 }
 
 /*
@@ -380,73 +450,15 @@ inv_bulk_check_sql(int64 supplier_id)
  *		The statement that lists every problem and counts the rows.
  *
  * Only rows that fail one of the tests get their problems spelled out, so a
- * good file costs one scan.  Its one row holds: the problems as an inventory.bulk_problem[] in line
- * order (null when there are none), the rejected lines, the rows read, the
- * good rows that change stock and those that do not, and (for a dry run)
- * the changes as an inventory.bulk_change[].
+ * good file costs one scan.  Its one row holds: the problems as an
+ * inventory.bulk_problem[] in line order (null when there are none), the
+ * rejected lines, the rows read, the good rows that change stock and those
+ * that do not, and (for a dry run) the changes as an inventory.bulk_change[].
  */
 static char *
 inv_bulk_report_sql(int ncolumns, bool dry_run)
 {
-	return psprintf(
-					"WITH problem AS MATERIALIZED ("
-					"SELECT c.line, c.sku, x.ord, x.problem, x.detail "
-					"FROM pg_temp.inv_bulk_check c CROSS JOIN LATERAL (VALUES "
-					"(1, CASE WHEN c.problems & %d <> 0 THEN 'missing columns' END, "
-					"pg_catalog.format('The header has %d columns; this row has %%s.', c.nfields)), "
-					"(2, CASE WHEN c.problems & %d <> 0 THEN 'extra columns' END, "
-					"pg_catalog.format('The header has %d columns; this row has %%s.', c.nfields)), "
-					"(3, CASE WHEN c.problems & %d <> 0 THEN 'missing SKU' END, "
-					"'The SKU field is empty.'), "
-					"(4, CASE WHEN c.problems & %d <> 0 THEN 'SKU too long' END, "
-					"'The SKU is longer than %d characters.'), "
-					"(5, CASE WHEN c.problems & %d <> 0 THEN 'quantity not a whole number' END, "
-					"pg_catalog.format('The quantity \"%%s\" is not a whole number.', "
-					"COALESCE(c.bad_quantity, ''))), "
-					"(6, CASE WHEN c.problems & %d <> 0 THEN 'quantity out of range' END, "
-					"pg_catalog.format('The quantity %%s is out of range.', c.bad_quantity)), "
-					"(7, CASE WHEN c.problems & %d <> 0 THEN 'unknown mode' END, "
-					"pg_catalog.format('The mode \"%%s\" is neither \"set\" nor \"delta\".', c.bad_mode)), "
-					"(8, CASE WHEN c.problems & %d <> 0 THEN 'negative level' END, "
-					"pg_catalog.format('A new stock level of %%s is below zero.', c.quantity)), "
-					"(9, CASE WHEN c.sku IS NOT NULL AND c.product_id IS NULL "
-					"AND c.problems & %d = 0 THEN 'unknown SKU' END, "
-					"'No product has this SKU.'), "
-					"(10, CASE WHEN c.copies IS NOT NULL THEN 'duplicate SKU' END, "
-					"pg_catalog.format('The SKU appears %%s times in the file, first on line %%s.', "
-					"c.copies, c.first_line)), "
-					"(11, CASE WHEN c.nslots > 1 THEN 'spread over slots' END, "
-					"pg_catalog.format('The product''s stock is spread over %%s stock slots; "
-					"a level can change only once it is gathered into slot 0.', c.nslots)), "
-					"(12, CASE WHEN c.new_level < 0 AND NOT c.is_set "
-					"THEN 'below zero' END, "
-					"pg_catalog.format('Stock level %%s changed by %%s would be %%s.', "
-					"c.level, c.quantity, c.new_level)), "
-					"(13, CASE WHEN c.new_level >= 0 AND c.new_level < c.reserved "
-					"AND NOT c.made_to_order THEN 'below reserved' END, "
-					"pg_catalog.format('The new stock level %%s is below the %%s units "
-					"reserved by open orders.', c.new_level, c.reserved)), "
-					"(14, CASE WHEN c.new_level > 9223372036854775807 "
-					"THEN 'quantity out of range' END, "
-					"pg_catalog.format('Stock level %%s changed by %%s would be out of range.', "
-					"c.level, c.quantity))"
-					") AS x(ord, problem, detail) "
-					"WHERE (c.problems <> 0 OR c.product_id IS NULL "
-					"OR c.copies IS NOT NULL OR c.nslots > 1 OR c.new_level < 0 "
-					"OR (c.new_level < c.reserved AND NOT c.made_to_order) "
-					"OR c.new_level > 9223372036854775807) "
-					"AND x.problem IS NOT NULL), "
-					"good AS ("
-					"SELECT c.* FROM pg_temp.inv_bulk_check c "
-					"WHERE NOT EXISTS (SELECT FROM problem WHERE problem.line = c.line)) "
-					"SELECT "
-					"(SELECT pg_catalog.array_agg(ROW(line, sku, problem, detail)"
-					"::inventory.bulk_problem ORDER BY line, ord) FROM problem), "
-					"(SELECT pg_catalog.count(DISTINCT line) FROM problem), "
-					"(SELECT pg_catalog.count(*) FROM pg_temp.inv_bulk_check), "
-					"(SELECT pg_catalog.count(*) FROM good WHERE new_level <> level), "
-					"(SELECT pg_catalog.count(*) FROM good WHERE new_level = level), "
-					"%s",
+	return psprintf(INV_BULK_REPORT_SQL,
 					INV_CSV_P_MISSING_COLUMNS, ncolumns,
 					INV_CSV_P_EXTRA_COLUMNS, ncolumns,
 					INV_CSV_P_MISSING_SKU,
