@@ -216,6 +216,15 @@ SELECT pg_temp.bulk(E'sku,quantity\nBULK-1,22\n');
 COMMIT;
 SELECT stock_level FROM pg_temp.bulk_stock WHERE sku = 'BULK-1';
 
+-- A long load can be cancelled: the reading and the checks look for
+-- interrupts, and nothing is left behind
+SET statement_timeout = '300ms';
+SELECT applied FROM inventory.inv_bulk_load('sku,quantity' || E'\n' ||
+											repeat(E'NO-SUCH,1\n', 3000000));
+\echo :LAST_ERROR_SQLSTATE
+RESET statement_timeout;
+SELECT pg_temp.bulk(E'sku,quantity\nBULK-1,22\n');
+
 -- Everything the loads did is in the ledger, and the books still balance
 SELECT count(*) AS problems FROM inventory.inv_verify();
 
