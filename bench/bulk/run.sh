@@ -19,7 +19,8 @@
 #	text	inventory.inv_bulk_load(:'csv'), the file passed by psql as a
 #			text literal (\set csv `cat file`), as a client would.
 #
-# For each: wall time of the whole statement(s) in one fresh session, the
+# For each: wall time of the whole statement(s) in one fresh session and the
+# CPU time its server process spent (utime + stime), each with its
 # ratio to the floor, and the session's server process memory: VmHWM (peak
 # resident, which also counts the shared buffers it touched) and the peak
 # of RssAnon (private memory, sampled every 50 ms), against the file's
@@ -89,7 +90,7 @@ inv_log "stock file: $rows rows, $size bytes"
 #
 run_one()
 {
-	local name=$1 script=$2 db=bulk_$1 pid start end hwm peak ledger phases
+	local name=$1 script=$2 db=bulk_$1 start end hwm peak ledger phases cpu
 
 	q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db TEMPLATE bulk_template" >&2
 	q -d postgres -c "CHECKPOINT" >&2
@@ -118,11 +119,14 @@ run_one()
 	wait "$sampler" 2>/dev/null || true
 
 	hwm=$(awk '$1 == "VmHWM:" {print $2}' "$work/status")
+	# utime + stime of the backend, in seconds: the CPU it spent itself,
+	# which the other load on the machine disturbs far less than wall time
+	cpu=$(awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "$work/stat")
 	peak=$(cat "$work/peak" 2>/dev/null || echo 0)
 	ledger=$(q -d "$db" -c "SELECT count(*) FROM inventory.ledger")
 	phases=$(grep -o 'read in [0-9]* ms, checked in [0-9]* ms, applied in [0-9]* ms' "$work/$name.err" || echo -)
 	q -d postgres -c "DROP DATABASE $db" >&2
-	echo "$(echo "$end - $start" | bc) $hwm $peak $ledger $phases"
+	echo "$(echo "$end - $start" | bc) $cpu $hwm $peak $ledger $phases"
 }
 
 # The three cases, as psql scripts; each writes its backend's pid first
@@ -142,7 +146,7 @@ WHERE s.supplier_id = p.supplier_id AND s.product_id = p.product_id
 COMMIT;
 \setenv INV_PID :pid
 \setenv INV_WORK :work
-\! cat /proc/$INV_PID/status > $INV_WORK/status
+\! cat /proc/$INV_PID/status > $INV_WORK/status; cat /proc/$INV_PID/stat > $INV_WORK/stat
 SQL
 cat >"$work/file.sql" <<'SQL'
 SELECT pg_backend_pid() AS pid \gset
@@ -154,7 +158,7 @@ SELECT applied, rows_read, changed, unchanged, rejected
 FROM inventory.inv_bulk_load_file(:'file');
 \setenv INV_PID :pid
 \setenv INV_WORK :work
-\! cat /proc/$INV_PID/status > $INV_WORK/status
+\! cat /proc/$INV_PID/status > $INV_WORK/status; cat /proc/$INV_PID/stat > $INV_WORK/stat
 SQL
 cat >"$work/text.sql" <<'SQL'
 \set csv `cat :file`
@@ -167,25 +171,26 @@ SELECT applied, rows_read, changed, unchanged, rejected
 FROM inventory.inv_bulk_load(:'csv');
 \setenv INV_PID :pid
 \setenv INV_WORK :work
-\! cat /proc/$INV_PID/status > $INV_WORK/status
+\! cat /proc/$INV_PID/status > $INV_WORK/status; cat /proc/$INV_PID/stat > $INV_WORK/stat
 SQL
 
 cases=(floor file)
 ((text)) && cases+=(text)
-declare -A secs hwms peaks
+declare -A secs cpus hwms peaks
 for ((r = 1; r <= reps; r++)); do
 	for c in "${cases[@]}"; do
 		inv_log "run $r/$reps: $c"
-		read -r s h p l ph < <(run_one "$c" "$work/$c.sql")
+		read -r s u h p l ph < <(run_one "$c" "$work/$c.sql")
 		if [[ $l != "$rows" ]]; then
 			echo "$c wrote $l ledger rows, expected $rows" >&2
 			exit 1
 		fi
 		secs[$c]+="$s "
+		cpus[$c]+="$u "
 		hwms[$c]=$h
 		peaks[$c]=$p
-		echo "# run $r $c: ${s}s, VmHWM ${h} kB, peak RssAnon ${p} kB, $l ledger rows${ph:+, ours: $ph}" >&2
-		echo "# run $r $c: ${s}s, VmHWM ${h} kB, peak RssAnon ${p} kB, $l ledger rows${ph:+, $ph}"
+		echo "# run $r $c: ${s}s wall, ${u}s backend CPU, VmHWM ${h} kB, peak RssAnon ${p} kB, $l ledger rows, ours: $ph" >&2
+		echo "# run $r $c: ${s}s wall, ${u}s backend CPU, VmHWM ${h} kB, peak RssAnon ${p} kB, $l ledger rows, ours: $ph"
 	done
 done
 
@@ -195,13 +200,16 @@ median()
 }
 
 floor=$(echo "${secs[floor]}" | median)
+floor_cpu=$(echo "${cpus[floor]}" | median)
 echo
 echo "$rows rows against $products products, file $size bytes ($(echo "scale=1; $size / 1048576" | bc) MiB); medians of $reps run(s)"
-printf '%-6s %9s %11s %12s %16s %18s\n' case seconds "vs floor" "VmHWM MiB" "peak anon MiB" "anon / file size"
+printf '%-6s %9s %9s %9s %9s %10s %14s %17s\n' case "wall s" "vs floor" "CPU s" "vs floor" \
+	"VmHWM MiB" "peak anon MiB" "anon / file size"
 for c in "${cases[@]}"; do
 	t=$(echo "${secs[$c]}" | median)
-	printf '%-6s %9.2f %10.2fx %12.1f %16.1f %17.2fx\n' "$c" "$t" \
-		"$(echo "$t / $floor" | bc -l)" \
+	u=$(echo "${cpus[$c]}" | median)
+	printf '%-6s %9.2f %8.2fx %9.2f %8.2fx %10.1f %14.1f %16.2fx\n' "$c" "$t" \
+		"$(echo "$t / $floor" | bc -l)" "$u" "$(echo "$u / $floor_cpu" | bc -l)" \
 		"$(echo "${hwms[$c]} / 1024" | bc -l)" \
 		"$(echo "${peaks[$c]} / 1024" | bc -l)" \
 		"$(echo "${peaks[$c]} * 1024 / $size" | bc -l)"
