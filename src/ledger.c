@@ -206,10 +206,9 @@ inv_ledger_record(PG_FUNCTION_ARGS)
 	values[14] = Int64GetDatum(change ? change->reservation_id : 0);
 	if (change == NULL || change->reservation_id == 0)
 		nulls[14] = 'n';
-
-	/* Append it */
 	values[15] = Int64GetDatum(change ? change->batch_id : 0);
 
+	/* Append it */
 	SPI_connect();
 	if (change != NULL && change->batch_id != 0)
 		inv_plan_run(&insert_ledger_batch, values, nulls, false, 0);
