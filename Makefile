@@ -16,7 +16,9 @@ OBJS = \
 	src/expiry_worker.o \
 	src/allocation.o \
 	src/redis_sentinel.o \
-	src/slots.o
+	src/slots.o \
+	src/csv_reader.o \
+	src/bulk.o
 
 EXTENSION = inventory
 DATA = inventory--1.0.sql inventory--1.0--1.1.sql
@@ -24,7 +26,7 @@ PGFILEDESC = "inventory - supplier stock that is never oversold"
 
 # pg_regress suites, in run order: sql/NAME.sql against expected/NAME.out.
 REGRESS = setup adjust reserve order_lines lifecycle expire ledger verify \
-	alerts calendar ringfence slots \
+	alerts calendar ringfence slots bulk \
 	cleanup
 
 # Two-session races, run by isolationtester.
@@ -36,7 +38,7 @@ ISOLATION_OPTS = --inputdir=test/isolation
 # test/run_all.sh starts a private one for them.
 
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter
-SHLIB_LINK = -lhiredis
+SHLIB_LINK = -lhiredis -lcsv
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)

@@ -43,6 +43,11 @@
 #define ERRCODE_INV_PRODUCT_IN_USE			MAKE_SQLSTATE('I','V','0','1','4')
 #define ERRCODE_INV_INVALID_SLOT_COUNT		MAKE_SQLSTATE('I','V','0','3','0')
 #define ERRCODE_INV_SLOTS_WITH_ALLOCATION	MAKE_SQLSTATE('I','V','0','3','1')
+#define ERRCODE_INV_CSV_SYNTAX				MAKE_SQLSTATE('I','V','0','2','0')
+#define ERRCODE_INV_CSV_ENCODING			MAKE_SQLSTATE('I','V','0','2','1')
+#define ERRCODE_INV_CSV_HEADER				MAKE_SQLSTATE('I','V','0','2','2')
+#define ERRCODE_INV_BULK_CONCURRENT_CHANGE	MAKE_SQLSTATE('I','V','0','2','3')
+#define ERRCODE_INV_CSV_FIELD_TOO_LONG		MAKE_SQLSTATE('I','V','0','2','4')
 
 /* Longest order reference, in characters, as the reservation table allows */
 #define INV_MAX_ORDER_REF	200
@@ -70,6 +75,10 @@ typedef struct InvChange
 	const char *reason;
 	const char *order_ref;
 	int64		reservation_id;
+	int64		batch_id;		/* the bulk load making it, or 0 */
+	/* a per-product reason overriding reason, or NULL (bulk loads) */
+	const char *(*reason_of) (int64 product_id, void *arg);
+	void	   *reason_arg;
 } InvChange;
 
 /* GUC variables (inventory.c) */
@@ -87,6 +96,8 @@ extern int	inv_plan_run(InvPlan *plan, Datum *values, const char *nulls,
 extern int	inv_plan_run_change(InvPlan *plan, Datum *values,
 								const char *nulls, const InvChange *change);
 extern const InvChange *inv_current_change(void);
+extern const char *inv_change_reason(const InvChange *change,
+									 int64 product_id);
 extern int64 inv_spi_int64(int row, int col, bool *isnull);
 extern char *inv_spi_text(int row, int col);
 

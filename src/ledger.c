@@ -76,12 +76,12 @@ typedef struct InvSlotQuantities
 } InvSlotQuantities;
 
 /* The ledger's columns, in table order, as the direct writer fills them */
-#define INV_LEDGER_NATTS	17
+#define INV_LEDGER_NATTS	18
 static const char *const inv_ledger_columns[INV_LEDGER_NATTS] = {
 	"supplier_id", "ledger_id", "product_id", "slot", "recorded_at",
 	"db_user", "actor", "kind", "stock_level_before", "stock_level_after",
 	"reserved_before", "reserved_after", "committed_before",
-	"committed_after", "reason", "order_ref", "reservation_id"
+	"committed_after", "reason", "order_ref", "reservation_id", "batch_id"
 };
 
 /*
@@ -358,13 +358,25 @@ inv_ledger_record(PG_FUNCTION_ARGS)
 			INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID,
 		TEXTOID, TEXTOID, INT8OID}, NULL
 	};
+	/* The same, for a bulk load's change: only 1.1 has the batch column */
+	static InvPlan insert_ledger_batch = {
+		"INSERT INTO inventory.ledger (supplier_id, product_id, slot, db_user, "
+		"actor, kind, stock_level_before, stock_level_after, reserved_before, "
+		"reserved_after, committed_before, committed_after, reason, order_ref, "
+		"reservation_id, batch_id) "
+		"VALUES ($1, $2, $3, $4::pg_catalog.name, $5, $6, $7, $8, $9, $10, "
+		"$11, $12, $13, $14, $15, $16)",
+		16, {INT8OID, INT8OID, INT2OID, TEXTOID, TEXTOID, TEXTOID,
+			INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID,
+		TEXTOID, TEXTOID, INT8OID, INT8OID}, NULL
+	};
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	TupleDesc	tupdesc;
 	InvSlotQuantities before = {0};
 	InvSlotQuantities after = {0};
 	const InvChange *change = inv_current_change();
-	Datum		values[15];
-	char		nulls[15];
+	Datum		values[16];
+	char		nulls[16];
 
 	/* Make sure it is fired as it was declared */
 	if (!CALLED_AS_TRIGGER(fcinfo))
@@ -434,18 +446,25 @@ inv_ledger_record(PG_FUNCTION_ARGS)
 	values[9] = Int64GetDatum(after.reserved);
 	values[10] = Int64GetDatum(before.committed);
 	values[11] = Int64GetDatum(after.committed);
-	values[12] = inv_nonempty(change ? change->reason : inv_reason, &nulls[12]);
+	values[12] = inv_nonempty(change ? inv_change_reason(change, after.product_id) :
+							  inv_reason, &nulls[12]);
 	values[13] = inv_nonempty(change ? change->order_ref : NULL, &nulls[13]);
 	values[14] = Int64GetDatum(change ? change->reservation_id : 0);
 	if (change == NULL || change->reservation_id == 0)
 		nulls[14] = 'n';
+	values[15] = Int64GetDatum(change ? change->batch_id : 0);
+	if (change == NULL || change->batch_id == 0)
+		nulls[15] = 'n';
 
 	/* Append it; a deleted row's product may be going away with it */
 	if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) ||
 		!inv_ledger_write_direct(values, nulls))
 	{
 		SPI_connect();
-		inv_plan_run(&insert_ledger, values, nulls, false, 0);
+		if (change != NULL && change->batch_id != 0)
+			inv_plan_run(&insert_ledger_batch, values, nulls, false, 0);
+		else
+			inv_plan_run(&insert_ledger, values, nulls, false, 0);
 		SPI_finish();
 	}
 

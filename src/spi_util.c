@@ -121,6 +121,21 @@ inv_current_change(void)
 }
 
 /*
+ * inv_change_reason
+ *		The reason to record for a change of the given product: the change's
+ *		own per-product reason if it has one, else its common reason.
+ */
+const char *
+inv_change_reason(const InvChange *change, int64 product_id)
+{
+	const char *reason = NULL;
+
+	if (change->reason_of != NULL)
+		reason = change->reason_of(product_id, change->reason_arg);
+	return reason != NULL ? reason : change->reason;
+}
+
+/*
  * inv_spi_int64
  *		Column col (1-based) of row row of the last SPI result, as int64.
  *

@@ -44,7 +44,7 @@ INV_DEB_PACKAGES=(
 	postgresql-15 postgresql-server-dev-15 postgresql-contrib
 	libhiredis-dev redis-server redis-sentinel postgresql-15-pgtap
 	libtap-parser-sourcehandler-pgtap-perl libcurl4-openssl-dev
-	clang make gcc python3
+	clang make gcc python3 libcsv-dev libclang-rt-14-dev
 )
 
 #

@@ -13,7 +13,7 @@
 BEGIN;
 SET search_path = inventory, public, pg_catalog;
 
-SELECT plan(141);
+SELECT plan(148);
 
 -- ---------- schema, tables, view ----------
 SELECT has_schema('inventory', 'schema inventory exists');
@@ -21,7 +21,8 @@ SELECT has_extension('inventory', 'extension inventory is installed');
 
 SELECT tables_are('inventory',
 	ARRAY['config', 'holiday', 'product', 'stock_slot', 'reservation', 'ledger',
-		  'allocation', 'alert_preference', 'alert', 'alert_delivery'],
+		  'allocation', 'alert_preference', 'alert', 'alert_delivery',
+		  'bulk_load'],
 	'inventory has exactly its tables');
 SELECT has_table('inventory', 'config', 'table inventory.config exists');
 SELECT has_table('inventory', 'product', 'table inventory.product exists');
@@ -54,8 +55,12 @@ SELECT columns_are('inventory', 'ledger',
 		  'db_user', 'actor', 'kind', 'stock_level_before',
 		  'stock_level_after', 'reserved_before', 'reserved_after',
 		  'committed_before', 'committed_after', 'reason', 'order_ref',
-		  'reservation_id'],
+		  'reservation_id', 'batch_id'],
 	'ledger has the expected columns');
+SELECT columns_are('inventory', 'bulk_load',
+	ARRAY['supplier_id', 'batch_id', 'loaded_at', 'db_user', 'source',
+		  'rows_read', 'changed', 'unchanged'],
+	'bulk_load has the expected columns');
 SELECT columns_are('inventory', 'stock',
 	ARRAY['supplier_id', 'product_id', 'sku', 'name', 'made_to_order',
 		  'lead_time_days', 'low_stock_threshold', 'stock_level', 'reserved',
@@ -269,6 +274,23 @@ SELECT has_function('inventory', 'inv_ledger_record', ARRAY[]::name[],
 SELECT has_function('inventory', 'inv_ledger_append_only', ARRAY[]::name[],
 	'trigger function inv_ledger_append_only() exists');
 
+SELECT has_function('inventory', 'inv_csv_template', ARRAY[]::name[],
+	'inv_csv_template() exists');
+SELECT has_function('inventory', 'inv_bulk_load',
+	ARRAY['text', 'text', 'boolean', 'text'],
+	'inv_bulk_load(text, text, boolean, text) exists');
+SELECT has_function('inventory', 'inv_bulk_load_file',
+	ARRAY['text', 'text', 'boolean', 'text'],
+	'inv_bulk_load_file(text, text, boolean, text) exists');
+SELECT function_returns('inventory', 'inv_csv_template', ARRAY[]::name[],
+	'text', 'inv_csv_template() returns text');
+SELECT function_returns('inventory', 'inv_bulk_load',
+	ARRAY['text', 'text', 'boolean', 'text'], 'bulk_result',
+	'inv_bulk_load(...) returns a bulk_result');
+SELECT function_returns('inventory', 'inv_bulk_load_file',
+	ARRAY['text', 'text', 'boolean', 'text'], 'bulk_result',
+	'inv_bulk_load_file(...) returns a bulk_result');
+
 SELECT function_returns('inventory', 'inv_supplier_id', ARRAY[]::name[],
 	'bigint', 'inv_supplier_id() returns bigint');
 SELECT function_returns('inventory', 'inv_configure', ARRAY['bigint'],
@@ -407,7 +429,7 @@ SELECT results_eq(
 	$$VALUES ('alert'), ('alert_alert_id_seq'), ('alert_delivery'),
 			 ('alert_delivery_delivery_id_seq'), ('alert_preference'),
 			 ('alert_preference_preference_id_seq'), ('allocation'),
-			 ('config'), ('holiday'), ('ledger'), ('ledger_ledger_id_seq'), ('product'),
+			 ('bulk_load'), ('bulk_load_batch_id_seq'), ('config'), ('holiday'), ('ledger'), ('ledger_ledger_id_seq'), ('product'),
 			 ('product_product_id_seq'), ('reservation'),
 			 ('reservation_reservation_id_seq'), ('stock_slot')$$,
 	'pg_dump keeps the data of every table and identity sequence');

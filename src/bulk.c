@@ -1,0 +1,885 @@
+/*-------------------------------------------------------------------------
+ *
+ * bulk.c
+ *		Bulk stock updates from a CSV file: read, check everything, then
+ *		apply all of it or none of it.
+ *
+ * A load runs in three steps, each over the whole file at once:
+ *
+ *	1. Read.  csv_reader.c streams the file into a temporary staging table
+ *	   through table_multi_insert, the way COPY does: one row per data
+ *	   record with its line, its fields and the problems it has on its own.
+ *	   Only the current batch of rows is held in memory.
+ *	2. Check.  One join of the staging table with the catalogue and the
+ *	   stock rows finds every product and its summed stock; every problem
+ *	   of every row (unknown or repeated SKU, a new level below what is
+ *	   reserved, a delta taking stock below zero, and the row's own ones)
+ *	   becomes a line of the report.
+ *	3. Apply, only if nothing is wrong and this is not a dry run: one
+ *	   UPDATE ... FROM per mode on the stock rows, run as a change of the
+ *	   new batch, so that the ledger trigger writes one row per changed
+ *	   product tagged with the batch id.  Rows that change nothing write
+ *	   nothing.
+ *
+ * NB: the report is computed on one snapshot and the UPDATE runs on a later
+ * one.  An order that reserves in between cannot break anything: the stock
+ * table's CHECK constraints refuse a level below zero or below what is
+ * reserved, and the number of rows the UPDATE changed must be the number the
+ * check found, or the whole load fails.
+ *
+ * Copyright (c) 2026, the inventory authors
+ *
+ * IDENTIFICATION
+ *		src/bulk.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
+#include "executor/executor.h"
+#include "executor/tuptable.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "storage/fd.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "portability/instr_time.h"
+#include "utils/rel.h"
+
+#include "csv_reader.h"
+#include "inventory.h"
+
+PG_FUNCTION_INFO_V1(inv_bulk_load);
+PG_FUNCTION_INFO_V1(inv_bulk_load_file);
+
+/* Rows inserted into the staging table at a time, as COPY does */
+#define INV_BULK_BATCH		1000
+
+/* Bytes read from a server file at a time */
+#define INV_BULK_CHUNK		(64 * 1024)
+
+/* Columns of the staging table, in order */
+#define INV_BULK_NCOLS		9
+
+/*
+ * The join of the staged rows with the catalogue and the stock rows, for
+ * inv_bulk_check_sql: the supplier id three times.
+ */
+#define INV_BULK_CHECK_SQL \
+	"CREATE TEMP TABLE inv_bulk_check AS " \
+	"SELECT st.*, p.product_id, p.made_to_order, " \
+	"s0.stock_level + COALESCE(sx.level, 0) AS level, " \
+	"s0.reserved + COALESCE(sx.reserved, 0) AS reserved, " \
+	"1 + COALESCE(sx.nslots, 0) AS nslots, " \
+	"d.copies, d.first_line, " \
+	"CASE WHEN st.is_set THEN st.quantity::numeric " \
+	"ELSE s0.stock_level + COALESCE(sx.level, 0) " \
+	"+ st.quantity::numeric END AS new_level " \
+	"FROM pg_temp.inv_bulk_staging st " \
+	"LEFT JOIN inventory.product p " \
+	"ON p.supplier_id = " INT64_FORMAT " AND p.sku = st.sku " \
+	"LEFT JOIN inventory.stock_slot s0 " \
+	"ON s0.supplier_id = " INT64_FORMAT \
+	" AND s0.product_id = p.product_id AND s0.slot = 0 " \
+	"LEFT JOIN (SELECT product_id, " \
+	"pg_catalog.sum(stock_level) AS level, " \
+	"pg_catalog.sum(reserved) AS reserved, " \
+	"pg_catalog.count(*) AS nslots " \
+	"FROM inventory.stock_slot " \
+	"WHERE supplier_id = " INT64_FORMAT " AND slot <> 0 " \
+	"GROUP BY product_id) sx ON sx.product_id = p.product_id " \
+	"LEFT JOIN (SELECT sku, pg_catalog.count(*) AS copies, " \
+	"pg_catalog.min(line) AS first_line " \
+	"FROM pg_temp.inv_bulk_staging WHERE sku IS NOT NULL " \
+	"GROUP BY sku HAVING pg_catalog.count(*) > 1) d " \
+	"ON d.sku = st.sku"
+
+/*
+ * The problem list and the counts, for inv_bulk_report_sql: the problem
+ * bits and column counts it tests, then the dry run's change list (or a
+ * null array).
+ */
+#define INV_BULK_REPORT_SQL \
+	"WITH problem AS MATERIALIZED (" \
+	"SELECT c.line, c.sku, x.ord, x.problem, x.detail " \
+	"FROM pg_temp.inv_bulk_check c CROSS JOIN LATERAL (VALUES " \
+	"(1, CASE WHEN c.problems & %d <> 0 THEN 'missing columns' END, " \
+	"pg_catalog.format('The header has %d columns; this row has %%s.', c.nfields)), " \
+	"(2, CASE WHEN c.problems & %d <> 0 THEN 'extra columns' END, " \
+	"pg_catalog.format('The header has %d columns; this row has %%s.', c.nfields)), " \
+	"(3, CASE WHEN c.problems & %d <> 0 THEN 'missing SKU' END, " \
+	"'The SKU field is empty.'), " \
+	"(4, CASE WHEN c.problems & %d <> 0 THEN 'SKU too long' END, " \
+	"'The SKU is longer than %d characters.'), " \
+	"(5, CASE WHEN c.problems & %d <> 0 THEN 'quantity not a whole number' END, " \
+	"pg_catalog.format('The quantity \"%%s\" is not a whole number.', " \
+	"COALESCE(c.bad_quantity, ''))), " \
+	"(6, CASE WHEN c.problems & %d <> 0 THEN 'quantity out of range' END, " \
+	"pg_catalog.format('The quantity %%s is out of range.', c.bad_quantity)), " \
+	"(7, CASE WHEN c.problems & %d <> 0 THEN 'unknown mode' END, " \
+	"pg_catalog.format('The mode \"%%s\" is neither \"set\" nor \"delta\".', c.bad_mode)), " \
+	"(8, CASE WHEN c.problems & %d <> 0 THEN 'negative level' END, " \
+	"pg_catalog.format('A new stock level of %%s is below zero.', c.quantity)), " \
+	"(9, CASE WHEN c.sku IS NOT NULL AND c.product_id IS NULL " \
+	"AND c.problems & %d = 0 THEN 'unknown SKU' END, " \
+	"'No product has this SKU.'), " \
+	"(10, CASE WHEN c.copies IS NOT NULL THEN 'duplicate SKU' END, " \
+	"pg_catalog.format('The SKU appears %%s times in the file, first on line %%s.', " \
+	"c.copies, c.first_line)), " \
+	"(12, CASE WHEN c.new_level < 0 AND NOT c.is_set " \
+	"THEN 'below zero' END, " \
+	"pg_catalog.format('Stock level %%s changed by %%s would be %%s.', " \
+	"c.level, c.quantity, c.new_level)), " \
+	"(13, CASE WHEN c.new_level >= 0 AND c.new_level < c.reserved " \
+	"AND NOT c.made_to_order THEN 'below reserved' END, " \
+	"pg_catalog.format('The new stock level %%s is below the %%s units " \
+	"reserved by open orders.', c.new_level, c.reserved)), " \
+	"(14, CASE WHEN c.new_level > 9223372036854775807 " \
+	"THEN 'quantity out of range' END, " \
+	"pg_catalog.format('Stock level %%s changed by %%s would be out of range.', " \
+	"c.level, c.quantity))" \
+	") AS x(ord, problem, detail) " \
+	"WHERE (c.problems <> 0 OR c.product_id IS NULL " \
+	"OR c.copies IS NOT NULL OR c.new_level < 0 " \
+	"OR (c.new_level < c.reserved AND NOT c.made_to_order) " \
+	"OR c.new_level > 9223372036854775807) " \
+	"AND x.problem IS NOT NULL), " \
+	"good AS (" \
+	"SELECT c.* FROM pg_temp.inv_bulk_check c " \
+	"WHERE NOT EXISTS (SELECT FROM problem WHERE problem.line = c.line)) " \
+	"SELECT " \
+	"(SELECT pg_catalog.array_agg(ROW(line, sku, problem, detail)" \
+	"::inventory.bulk_problem ORDER BY line, ord) FROM problem), " \
+	"(SELECT pg_catalog.count(DISTINCT line) FROM problem), " \
+	"(SELECT pg_catalog.count(*) FROM pg_temp.inv_bulk_check), " \
+	"(SELECT pg_catalog.count(*) FROM good WHERE new_level <> level), " \
+	"(SELECT pg_catalog.count(*) FROM good WHERE new_level = level), " \
+	"%s"
+
+/* The state of one load while the file is read */
+typedef struct InvBulkLoad
+{
+	Relation	rel;			/* the staging table */
+	BulkInsertState bistate;
+	CommandId	cid;
+	TupleTableSlot *slots[INV_BULK_BATCH];
+	int			nslots;			/* slots filled and not yet inserted */
+	MemoryContext batch_cxt;	/* the datums of the filled slots */
+	bool		default_set;	/* mode for rows that name none */
+} InvBulkLoad;
+
+/* A per-product reason for the ledger, from the file's reason column */
+typedef struct InvBulkReason
+{
+	int64		product_id;		/* hash key */
+	char	   *reason;
+} InvBulkReason;
+
+/*
+ * inv_bulk_realloc
+ *		The reader's allocation hook: palloc memory in the current context,
+ *		so that an error anywhere frees it with the rest.
+ */
+static void *
+inv_bulk_realloc(void *ptr, size_t size)
+{
+	if (ptr == NULL)
+		return palloc_extended(size, MCXT_ALLOC_NO_OOM);
+	return repalloc(ptr, size);
+}
+
+/*
+ * inv_bulk_free
+ *		The reader's free hook.
+ */
+static void
+inv_bulk_free(void *ptr)
+{
+	pfree(ptr);
+}
+
+/*
+ * inv_bulk_sql
+ *		Run one statement that needs no arguments; return SPI_processed.
+ */
+static uint64
+inv_bulk_sql(const char *sql)
+{
+	int			rc = SPI_execute(sql, false, 0);
+
+	if (rc < 0)
+		elog(ERROR, "could not execute \"%s\": %s", sql,
+			 SPI_result_code_string(rc));
+	return SPI_processed;
+}
+
+/*
+ * inv_bulk_temp_relid
+ *		The OID of one of our temporary tables, or InvalidOid.
+ */
+static Oid
+inv_bulk_temp_relid(const char *name)
+{
+	return RangeVarGetRelid(makeRangeVar("pg_temp", (char *) name, -1),
+							NoLock, true);
+}
+
+/*
+ * inv_bulk_drop_work_tables
+ *		Drop the temporary tables a load uses, if they exist.
+ *
+ * An earlier load in the same transaction, or one whose error a savepoint
+ * caught, may have left them behind.  IF EXISTS would say so in a NOTICE.
+ */
+static void
+inv_bulk_drop_work_tables(void)
+{
+	if (OidIsValid(inv_bulk_temp_relid("inv_bulk_check")))
+		inv_bulk_sql("DROP TABLE pg_temp.inv_bulk_check");
+	if (OidIsValid(inv_bulk_temp_relid("inv_bulk_staging")))
+		inv_bulk_sql("DROP TABLE pg_temp.inv_bulk_staging");
+}
+
+/*
+ * inv_bulk_flush
+ *		Insert the filled slots into the staging table and forget their data.
+ */
+static void
+inv_bulk_flush(InvBulkLoad *load)
+{
+	int			i;
+
+	if (load->nslots == 0)
+		return;
+	table_multi_insert(load->rel, load->slots, load->nslots, load->cid, 0,
+					   load->bistate);
+	for (i = 0; i < load->nslots; i++)
+		ExecClearTuple(load->slots[i]);
+	load->nslots = 0;
+	MemoryContextReset(load->batch_cxt);
+}
+
+/*
+ * inv_bulk_text
+ *		A field as a text datum in the batch context, or null when empty.
+ */
+static Datum
+inv_bulk_text(const char *s, size_t len, bool *isnull)
+{
+	*isnull = (s == NULL || len == 0);
+	if (*isnull)
+		return (Datum) 0;
+	return PointerGetDatum(cstring_to_text_with_len(s, (int) len));
+}
+
+/*
+ * inv_bulk_row
+ *		The reader's row callback: stage one data row.
+ *
+ * Staging columns: line, sku, quantity, is_set, reason, problems, nfields,
+ * bad_quantity, bad_mode.  A quantity or mode that could not be read is
+ * null, with its text kept for the report.
+ */
+static void
+inv_bulk_row(const InvCsvRow *row, void *arg)
+{
+	InvBulkLoad *load = (InvBulkLoad *) arg;
+	TupleTableSlot *slot;
+	MemoryContext old;
+	Datum	   *values;
+	bool	   *isnull;
+	bool		bad_quantity;
+
+	CHECK_FOR_INTERRUPTS();
+
+	if (load->slots[load->nslots] == NULL)
+		load->slots[load->nslots] = table_slot_create(load->rel, NULL);
+	slot = load->slots[load->nslots];
+	ExecClearTuple(slot);
+	values = slot->tts_values;
+	isnull = slot->tts_isnull;
+	old = MemoryContextSwitchTo(load->batch_cxt);
+
+	bad_quantity = (row->problems &
+					(INV_CSV_P_NOT_WHOLE | INV_CSV_P_OUT_OF_RANGE)) != 0 ||
+		row->field[INV_CSV_QUANTITY] == NULL;
+	values[0] = Int64GetDatum(row->line);
+	isnull[0] = false;
+	values[1] = inv_bulk_text(row->field[INV_CSV_SKU], row->len[INV_CSV_SKU],
+							  &isnull[1]);
+	values[2] = Int64GetDatum(row->quantity);
+	isnull[2] = bad_quantity;
+	values[3] = BoolGetDatum(row->mode == INV_CSV_MODE_SET ||
+							 (row->mode == INV_CSV_MODE_DEFAULT &&
+							  load->default_set));
+	isnull[3] = (row->mode == INV_CSV_MODE_INVALID);
+	values[4] = inv_bulk_text(row->field[INV_CSV_REASON],
+							  row->len[INV_CSV_REASON], &isnull[4]);
+	values[5] = Int32GetDatum((int32) row->problems);
+	isnull[5] = false;
+	values[6] = Int32GetDatum(row->nfields);
+	isnull[6] = false;
+	values[7] = (Datum) 0;
+	isnull[7] = true;
+	if (bad_quantity && row->field[INV_CSV_QUANTITY] != NULL)
+		values[7] = inv_bulk_text(row->field[INV_CSV_QUANTITY],
+								  row->len[INV_CSV_QUANTITY], &isnull[7]);
+	values[8] = (Datum) 0;
+	isnull[8] = true;
+	if (row->mode == INV_CSV_MODE_INVALID)
+		values[8] = inv_bulk_text(row->field[INV_CSV_MODE],
+								  row->len[INV_CSV_MODE], &isnull[8]);
+
+	MemoryContextSwitchTo(old);
+	ExecStoreVirtualTuple(slot);
+	if (++load->nslots == INV_BULK_BATCH)
+		inv_bulk_flush(load);
+}
+
+/*
+ * inv_bulk_report_error
+ *		Turn the reader's fatal problem into an error.
+ */
+static void
+inv_bulk_report_error(InvCsvReader *reader)
+{
+	const char *text = reader->err_text;
+
+	switch (reader->status)
+	{
+		case INV_CSV_OK:
+			return;
+		case INV_CSV_ERR_SYNTAX:
+			ereport(ERROR,
+					(errcode(ERRCODE_INV_CSV_SYNTAX),
+					 errmsg("stock file is not valid CSV at line " INT64_FORMAT,
+							reader->err_line),
+					 strcmp(text, "unterminated") == 0 ?
+					 errdetail("A quoted field that starts on this line is never closed.") :
+					 errdetail("A quote appears inside an unquoted field, or text follows a closing quote."),
+					 errhint("Enclose fields that contain commas, quotes or line breaks in double quotes, and double every quote inside them.")));
+			break;
+		case INV_CSV_ERR_ENCODING:
+			ereport(ERROR,
+					(errcode(ERRCODE_INV_CSV_ENCODING),
+					 errmsg("stock file is not valid UTF-8 at line " INT64_FORMAT,
+							reader->err_line),
+					 errhint("Save the file as UTF-8 (\"CSV UTF-8\" in spreadsheet programs).")));
+			break;
+		case INV_CSV_ERR_HEADER:
+			if (strncmp(text, "unknown:", 8) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INV_CSV_HEADER),
+						 errmsg("unknown column \"%s\" in the header of the stock file", text + 8),
+						 errdetail("The header is line " INT64_FORMAT ".", reader->err_line),
+						 errhint("The columns are %s; see inventory.inv_csv_template().",
+								 inv_csv_header_line())));
+			else if (strncmp(text, "repeated:", 9) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INV_CSV_HEADER),
+						 errmsg("column \"%s\" appears more than once in the header of the stock file", text + 9),
+						 errdetail("The header is line " INT64_FORMAT ".", reader->err_line)));
+			else if (strncmp(text, "missing:", 8) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INV_CSV_HEADER),
+						 errmsg("stock file has no \"%s\" column", text + 8),
+						 errdetail("The header is line " INT64_FORMAT ".", reader->err_line),
+						 errhint("The first line must name the columns; see inventory.inv_csv_template().")));
+			else
+				ereport(ERROR,
+						(errcode(ERRCODE_INV_CSV_HEADER),
+						 errmsg("the header of the stock file has too many columns"),
+						 errdetail("The header is line " INT64_FORMAT ".", reader->err_line)));
+			break;
+		case INV_CSV_ERR_NO_HEADER:
+			ereport(ERROR,
+					(errcode(ERRCODE_INV_CSV_HEADER),
+					 errmsg("stock file is empty"),
+					 errdetail("It has no header line naming its columns."),
+					 errhint("See inventory.inv_csv_template().")));
+			break;
+		case INV_CSV_ERR_TOO_LONG:
+			ereport(ERROR,
+					(errcode(ERRCODE_INV_CSV_FIELD_TOO_LONG),
+					 errmsg("stock file has a field longer than %d bytes at line " INT64_FORMAT,
+							INV_CSV_MAX_FIELD, reader->err_line),
+					 errhint("Check for a quote that is opened and never closed.")));
+			break;
+	}
+}
+
+/*
+ * inv_bulk_check_sql
+ *		The statement that joins the staged rows with the catalogue.
+ *
+ * Multi-slot products: a product's stock is the sum of its slots, so the
+ * checks compare the file with the summed quantities; the change itself
+ * lands in slot 0, its home slot, once inv_bulk_apply has gathered the
+ * product's free units there.
+ */
+static char *
+inv_bulk_check_sql(int64 supplier_id)
+{
+	/*
+	 * Slot 0 is joined directly, so that the planner can hash-join a large
+	 * file and look a small one up by index; the other slots, which few
+	 * products have, are summed apart.
+	 */
+	return psprintf(INV_BULK_CHECK_SQL, supplier_id, supplier_id, supplier_id);
+}
+
+/*
+ * inv_bulk_report_sql
+ *		The statement that lists every problem and counts the rows.
+ *
+ * Only rows that fail one of the tests get their problems spelled out, so a
+ * good file costs one scan.  Its one row holds: the problems as an
+ * inventory.bulk_problem[] in line order (null when there are none), the
+ * rejected lines, the rows read, the good rows that change stock and those
+ * that do not, and (for a dry run) the changes as an inventory.bulk_change[].
+ */
+static char *
+inv_bulk_report_sql(int ncolumns, bool dry_run)
+{
+	return psprintf(INV_BULK_REPORT_SQL,
+					INV_CSV_P_MISSING_COLUMNS, ncolumns,
+					INV_CSV_P_EXTRA_COLUMNS, ncolumns,
+					INV_CSV_P_MISSING_SKU,
+					INV_CSV_P_SKU_TOO_LONG, INV_CSV_MAX_SKU_CHARS,
+					INV_CSV_P_NOT_WHOLE,
+					INV_CSV_P_OUT_OF_RANGE,
+					INV_CSV_P_BAD_MODE,
+					INV_CSV_P_NEGATIVE_LEVEL,
+					INV_CSV_P_SKU_TOO_LONG,
+					dry_run ?
+					"(SELECT pg_catalog.array_agg(ROW(line, sku, product_id, "
+					"CASE WHEN is_set THEN 'set' ELSE 'delta' END, quantity, "
+					"level, new_level, reserved)::inventory.bulk_change ORDER BY line) "
+					"FROM good WHERE new_level <> level)" :
+					"NULL::inventory.bulk_change[]");
+}
+
+/*
+ * inv_bulk_reason_of
+ *		The ledger's per-product reason hook: the reason column of the row
+ *		that changed the product, if it had one.
+ */
+static const char *
+inv_bulk_reason_of(int64 product_id, void *arg)
+{
+	HTAB	   *reasons = (HTAB *) arg;
+	InvBulkReason *entry;
+
+	entry = hash_search(reasons, &product_id, HASH_FIND, NULL);
+	return entry ? entry->reason : NULL;
+}
+
+/*
+ * inv_bulk_reasons
+ *		The changing rows' own reasons by product, or NULL when no row has
+ *		one, which is the common case and costs one empty scan.
+ */
+static HTAB *
+inv_bulk_reasons(void)
+{
+	HTAB	   *reasons = NULL;
+	uint64		i;
+
+	inv_bulk_sql("SELECT product_id, reason FROM pg_temp.inv_bulk_check "
+				 "WHERE reason IS NOT NULL AND new_level <> level");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		int64		product_id = inv_spi_int64(i, 1, &isnull);
+		InvBulkReason *entry;
+
+		if (reasons == NULL)
+		{
+			HASHCTL		ctl;
+
+			ctl.keysize = sizeof(int64);
+			ctl.entrysize = sizeof(InvBulkReason);
+			ctl.hcxt = CurrentMemoryContext;
+			reasons = hash_create("inventory bulk reasons", SPI_processed,
+								  &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		}
+		/* In SPI's procedure memory, which outlives the UPDATE */
+		entry = hash_search(reasons, &product_id, HASH_ENTER, NULL);
+		entry->reason = inv_spi_text(i, 2);
+	}
+	return reasons;
+}
+
+/*
+ * inv_bulk_apply
+ *		Write the checked changes as one batch; return its id.
+ *
+ * One UPDATE per mode, so that the ledger records a set as "set" and a
+ * delta as "adjust", as inv_adjust() does.  Each must change exactly the
+ * rows the check expected.
+ */
+static int64
+inv_bulk_apply(int64 supplier_id, const char *source, const char *reason,
+			   int64 rows_read, int64 changed, int64 unchanged)
+{
+	static InvPlan insert_batch = {
+		"INSERT INTO inventory.bulk_load (supplier_id, source, rows_read, "
+		"changed, unchanged) VALUES ($1, $2, $3, $4, $5) RETURNING batch_id",
+		5, {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID}, NULL
+	};
+	static InvPlan spread_products = {
+		"SELECT c.product_id FROM pg_temp.inv_bulk_check c "
+		"WHERE c.nslots > 1 AND c.new_level <> c.level "
+		"ORDER BY c.product_id",
+		0, {0}, NULL
+	};
+	/* A set level lands in slot 0 less what the other slots hold */
+	static InvPlan update_stock = {
+		"UPDATE inventory.stock_slot s "
+		"SET stock_level = CASE WHEN NOT c.is_set "
+		"THEN s.stock_level + c.quantity "
+		"WHEN c.nslots = 1 THEN c.quantity "
+		"ELSE c.quantity - (SELECT pg_catalog.sum(o.stock_level) "
+		"FROM inventory.stock_slot o WHERE o.supplier_id = $1 "
+		"AND o.product_id = c.product_id AND o.slot <> 0) END "
+		"FROM pg_temp.inv_bulk_check c "
+		"WHERE s.supplier_id = $1 AND s.product_id = c.product_id "
+		"AND s.slot = 0 AND c.is_set = $2 AND c.new_level <> c.level",
+		2, {INT8OID, BOOLOID}, NULL
+	};
+	Datum		args[5];
+	bool		isnull;
+	int64		batch_id;
+	InvChange	change = {0};
+	uint64		done = 0;
+	int			pass;
+	int64	   *spread;
+	uint64		nspread;
+	uint64		i;
+
+	/*
+	 * A product spread over several slots first has its free units gathered
+	 * into slot 0, whose level can then take any change the check allowed;
+	 * the gather locks all its slots, in product order, until commit.
+	 */
+	inv_plan_run(&spread_products, NULL, NULL, false, 0);
+	nspread = SPI_processed;
+	spread = palloc(sizeof(int64) * Max(nspread, 1));
+	for (i = 0; i < nspread; i++)
+		spread[i] = inv_spi_int64(i, 1, &isnull);
+	for (i = 0; i < nspread; i++)
+		(void) inv_slots_gather(supplier_id, spread[i]);
+
+	/* The batch comes first: its id tags every ledger row */
+	args[0] = Int64GetDatum(supplier_id);
+	args[1] = CStringGetTextDatum(source);
+	args[2] = Int64GetDatum(rows_read);
+	args[3] = Int64GetDatum(changed);
+	args[4] = Int64GetDatum(unchanged);
+	inv_plan_run(&insert_batch, args, NULL, false, 0);
+	batch_id = inv_spi_int64(0, 1, &isnull);
+
+	/* Rows with their own reason lend it to their product's ledger row */
+	change.batch_id = batch_id;
+	change.reason = reason;
+	change.reason_arg = inv_bulk_reasons();
+	if (change.reason_arg != NULL)
+		change.reason_of = inv_bulk_reason_of;
+
+	for (pass = 0; pass < 2; pass++)
+	{
+		bool		is_set = (pass == 0);
+
+		change.kind = is_set ? "set" : "adjust";
+		args[1] = BoolGetDatum(is_set);
+		inv_plan_run_change(&update_stock, args, NULL, &change);
+		done += SPI_processed;
+	}
+
+	if (done != (uint64) changed)
+		ereport(ERROR,
+				(errcode(ERRCODE_INV_BULK_CONCURRENT_CHANGE),
+				 errmsg("stock changed while the stock file was being applied"),
+				 errdetail("The check found " INT64_FORMAT " products to change, but " UINT64_FORMAT " were changed.",
+						   changed, done),
+				 errhint("Load the file again.")));
+	return batch_id;
+}
+
+/*
+ * inv_bulk_run
+ *		Read a file through a feeding callback, check it, and apply it unless
+ *		it has problems or this is a dry run; return the result row.
+ *
+ * feed is called with the reader until it returns false.
+ */
+static Datum
+inv_bulk_run(FunctionCallInfo fcinfo, const char *source,
+			 bool (*feed) (InvCsvReader *reader, void *arg), void *feed_arg)
+{
+	static const InvCsvAllocator allocator = {inv_bulk_realloc, inv_bulk_free};
+	const char *mode;
+	bool		dry_run;
+	const char *reason = NULL;
+	InvBulkLoad load;
+	InvCsvReader reader;
+	int64		supplier_id;
+	TupleDesc	result_desc;
+	Datum		result[9];
+	bool		result_nulls[9] = {false};
+	int64		rows_read;
+	int64		rejected;
+	int64		changed;
+	int64		unchanged;
+	bool		isnull;
+	int			i;
+	HeapTuple	report;
+	TupleDesc	report_desc;
+	instr_time	started;
+	instr_time	read_done;
+	instr_time	check_done;
+	instr_time	apply_done;
+
+	/* Check the arguments before touching anything */
+	mode = PG_ARGISNULL(1) ? "set" : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	if (strcmp(mode, "set") != 0 && strcmp(mode, "delta") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid adjustment mode \"%s\"", mode),
+				 errhint("Use \"set\" for new stock levels or \"delta\" for signed changes.")));
+	dry_run = PG_ARGISNULL(2) ? false : PG_GETARG_BOOL(2);
+	if (!PG_ARGISNULL(3))
+		reason = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	if (GetDatabaseEncoding() != PG_UTF8 &&
+		GetDatabaseEncoding() != PG_SQL_ASCII)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("bulk stock loads need a UTF-8 database"),
+				 errdetail("This database's encoding is %s.",
+						   GetDatabaseEncodingName())));
+	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "inv_bulk_load: return type must be a row type");
+
+	SPI_connect();
+	supplier_id = inv_get_supplier_id();
+	INSTR_TIME_SET_CURRENT(started);
+
+	/* 1. Read the file into a fresh staging table */
+	inv_bulk_drop_work_tables();
+	inv_bulk_sql("CREATE TEMP TABLE inv_bulk_staging ("
+				 "line bigint, sku text, quantity bigint, is_set boolean, "
+				 "reason text, problems integer, nfields integer, "
+				 "bad_quantity text, bad_mode text)");
+	memset(&load, 0, sizeof(load));
+	load.rel = table_open(inv_bulk_temp_relid("inv_bulk_staging"),
+						  RowExclusiveLock);
+	Assert(RelationGetDescr(load.rel)->natts == INV_BULK_NCOLS);
+	load.bistate = GetBulkInsertState();
+	load.cid = GetCurrentCommandId(true);
+	load.batch_cxt = AllocSetContextCreate(CurrentMemoryContext,
+										   "inventory bulk batch",
+										   ALLOCSET_DEFAULT_SIZES);
+	load.default_set = (strcmp(mode, "set") == 0);
+
+	inv_csv_set_allocator(&allocator);
+	if (inv_csv_init(&reader, inv_bulk_row, &load) != 0)
+		elog(ERROR, "could not start the CSV parser");
+	while (feed(&reader, feed_arg))
+		 /* keep feeding */ ;
+	inv_csv_finish(&reader);
+	inv_bulk_report_error(&reader);
+	inv_bulk_flush(&load);
+	inv_csv_free(&reader);
+	for (i = 0; i < INV_BULK_BATCH && load.slots[i] != NULL; i++)
+		ExecDropSingleTupleTableSlot(load.slots[i]);
+	FreeBulkInsertState(load.bistate);
+	table_finish_bulk_insert(load.rel, 0);
+	table_close(load.rel, NoLock);
+	MemoryContextDelete(load.batch_cxt);
+	CommandCounterIncrement();
+
+	INSTR_TIME_SET_CURRENT(read_done);
+
+	/* 2. Check every row against the catalogue, and report */
+	inv_bulk_sql("ANALYZE pg_temp.inv_bulk_staging");
+	inv_bulk_sql(inv_bulk_check_sql(supplier_id));
+	inv_bulk_sql(inv_bulk_report_sql(reader.ncolumns, dry_run));
+	report = SPI_copytuple(SPI_tuptable->vals[0]);
+	report_desc = SPI_tuptable->tupdesc;
+	result[7] = SPI_getbinval(report, report_desc, 1, &result_nulls[7]);
+	rejected = DatumGetInt64(SPI_getbinval(report, report_desc, 2, &isnull));
+	rows_read = DatumGetInt64(SPI_getbinval(report, report_desc, 3, &isnull));
+	changed = DatumGetInt64(SPI_getbinval(report, report_desc, 4, &isnull));
+	unchanged = DatumGetInt64(SPI_getbinval(report, report_desc, 5, &isnull));
+	result[8] = SPI_getbinval(report, report_desc, 6, &result_nulls[8]);
+
+	INSTR_TIME_SET_CURRENT(check_done);
+
+	/* 3. Apply it all, or nothing */
+	result_nulls[0] = true;
+	result[1] = BoolGetDatum(false);
+	if (rejected == 0 && !dry_run)
+	{
+		result[0] = Int64GetDatum(inv_bulk_apply(supplier_id, source, reason,
+												 rows_read, changed,
+												 unchanged));
+		result_nulls[0] = false;
+		result[1] = BoolGetDatum(true);
+	}
+	inv_bulk_drop_work_tables();
+	INSTR_TIME_SET_CURRENT(apply_done);
+	INSTR_TIME_SUBTRACT(apply_done, check_done);
+	INSTR_TIME_SUBTRACT(check_done, read_done);
+	INSTR_TIME_SUBTRACT(read_done, started);
+	ereport(DEBUG1,
+			(errmsg_internal("inventory bulk load: " INT64_FORMAT " rows read in %.0f ms, checked in %.0f ms, applied in %.0f ms",
+							 rows_read, INSTR_TIME_GET_MILLISEC(read_done),
+							 INSTR_TIME_GET_MILLISEC(check_done),
+							 INSTR_TIME_GET_MILLISEC(apply_done))));
+
+	/* NB: the arrays live in the report tuple, which SPI_copytuple made
+	 * in the caller's memory, so they outlast SPI_finish */
+	SPI_finish();
+
+	result[2] = BoolGetDatum(dry_run);
+	result[3] = Int64GetDatum(rows_read);
+	result[4] = Int64GetDatum(changed);
+	result[5] = Int64GetDatum(unchanged);
+	result[6] = Int64GetDatum(rejected);
+	result_desc = BlessTupleDesc(result_desc);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(result_desc, result,
+													  result_nulls)));
+}
+
+/* What inv_bulk_load feeds: one text in memory */
+typedef struct InvBulkText
+{
+	const char *data;
+	size_t		len;
+	size_t		done;
+} InvBulkText;
+
+/*
+ * inv_bulk_feed_text
+ *		Feed the next piece of an in-memory text; false when all is fed.
+ *
+ * Pieces keep the interrupt checks of inv_bulk_row from being the only ones
+ * while long runs of blank lines are skipped.
+ */
+static bool
+inv_bulk_feed_text(InvCsvReader *reader, void *arg)
+{
+	InvBulkText *text = (InvBulkText *) arg;
+	size_t		n = Min(text->len - text->done, (size_t) INV_BULK_CHUNK);
+
+	if (n == 0)
+		return false;
+	CHECK_FOR_INTERRUPTS();
+	if (inv_csv_feed(reader, text->data + text->done, n) != INV_CSV_OK)
+		return false;
+	text->done += n;
+	return true;
+}
+
+/*
+ * inv_bulk_load(csv, mode, dry_run, reason)
+ *		Load stock levels or changes from CSV text.
+ */
+Datum
+inv_bulk_load(PG_FUNCTION_ARGS)
+{
+	text	   *csv;
+	InvBulkText feed;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("stock file must not be null")));
+	csv = PG_GETARG_TEXT_PP(0);
+	feed.data = VARDATA_ANY(csv);
+	feed.len = VARSIZE_ANY_EXHDR(csv);
+	feed.done = 0;
+	return inv_bulk_run(fcinfo, "text", inv_bulk_feed_text, &feed);
+}
+
+/* What inv_bulk_load_file feeds: an open server file */
+typedef struct InvBulkFile
+{
+	FILE	   *file;
+	const char *path;
+	char	   *buf;
+} InvBulkFile;
+
+/*
+ * inv_bulk_feed_file
+ *		Feed the next chunk of a server file; false at its end.
+ */
+static bool
+inv_bulk_feed_file(InvCsvReader *reader, void *arg)
+{
+	InvBulkFile *file = (InvBulkFile *) arg;
+	size_t		n;
+
+	CHECK_FOR_INTERRUPTS();
+	n = fread(file->buf, 1, INV_BULK_CHUNK, file->file);
+	if (n == 0)
+	{
+		if (ferror(file->file))
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not read file \"%s\": %m", file->path)));
+		return false;
+	}
+	return inv_csv_feed(reader, file->buf, n) == INV_CSV_OK;
+}
+
+/*
+ * inv_bulk_load_file(path, mode, dry_run, reason)
+ *		Load stock levels or changes from a CSV file on the server.
+ *
+ * Reading any file the server can read is what pg_read_server_files
+ * grants, so that is what this asks for, as COPY FROM a file does.
+ */
+Datum
+inv_bulk_load_file(PG_FUNCTION_ARGS)
+{
+	InvBulkFile file;
+	Datum		result;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("file name must not be null")));
+	if (!has_privs_of_role(GetUserId(), ROLE_PG_READ_SERVER_FILES))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to load stock from a server file"),
+				 errdetail("Only roles with privileges of the \"pg_read_server_files\" role may read files on the server."),
+				 errhint("Pass the file's contents to inventory.inv_bulk_load() instead, for example with psql's \\set var `cat file`.")));
+
+	file.path = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	file.file = AllocateFile(file.path, PG_BINARY_R);
+	if (file.file == NULL)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open file \"%s\" for reading: %m",
+						file.path)));
+	file.buf = palloc(INV_BULK_CHUNK);
+
+	result = inv_bulk_run(fcinfo, file.path, inv_bulk_feed_file, &file);
+	FreeFile(file.file);
+	pfree(file.buf);
+	return result;
+}
