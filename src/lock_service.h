@@ -127,6 +127,7 @@ typedef struct InvLockShared
 	TimestampTz connected_since;
 	char		last_error[INV_LOCK_ERROR_LEN];
 	int			nrequests;		/* MaxBackends */
+	int			npending;		/* request slots in state INV_REQ_PENDING */
 	int			nreleases;		/* size of the release ring */
 	int			release_head;	/* next to send */
 	int			release_count;	/* queued */

@@ -96,6 +96,7 @@ typedef struct InvCommand
 	char		key[INV_LOCK_KEY_LEN];
 	char		token[INV_LOCK_TOKEN_LEN];
 	redisReply *reply;
+	int			wake_procno;	/* answered: the poster to wake, or -1 */
 } InvCommand;
 
 /* The scripts in the order of script_sha[] */
@@ -490,7 +491,7 @@ inv_append(int script, InvCommand *command, bool with_fence)
  */
 static int
 inv_collect(InvCommand *commands, int max_commands, bool connected,
-			TimestampTz *next_due)
+			bool full_scan, TimestampTz *next_due)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	int			n = 0;
@@ -528,12 +529,20 @@ inv_collect(InvCommand *commands, int max_commands, bool connected,
 		if (inv_held_locks[i].in_use)
 			free_slots--;
 
-	for (i = 0; i < inv_lock_shared->nrequests && n < max_commands; i++)
+	/*
+	 * Pending requests: their count ends the scan early, so that a round
+	 * does not read every backend's slot.  A full scan now and then (when
+	 * the worker wakes by its timeout) keeps a miscount from stranding one.
+	 */
+	for (i = 0; i < inv_lock_shared->nrequests && n < max_commands &&
+		 (inv_lock_shared->npending > 0 || full_scan); i++)
 	{
 		InvLockRequest *request = &inv_lock_requests[i];
 
 		if (request->state != INV_REQ_PENDING)
 			continue;
+		if (inv_lock_shared->npending > 0)
+			inv_lock_shared->npending--;
 		if (request->abandoned)
 		{
 			request->state = INV_REQ_FREE;
@@ -788,6 +797,8 @@ inv_answer(InvCommand *commands, int n, bool connected, const char *error,
 		InvLockResult result;
 		int64		value = 0;
 
+		command->wake_procno = -1;
+
 		/* What did Redis say? */
 		if (reply == NULL)
 		{
@@ -862,7 +873,7 @@ inv_answer(InvCommand *commands, int n, bool connected, const char *error,
 					else
 					{
 						request->state = INV_REQ_DONE;
-						SetLatch(&ProcGlobal->allProcs[request->procno].procLatch);
+						command->wake_procno = request->procno;
 					}
 					break;
 				}
@@ -901,6 +912,15 @@ inv_answer(InvCommand *commands, int n, bool connected, const char *error,
 		command->reply = NULL;
 	}
 	LWLockRelease(inv_lock_shared->lock);
+
+	/*
+	 * Wake the posters only now: woken under the LWLock, each would queue
+	 * for it at once.  A poster that gave up meanwhile gets a spurious
+	 * wake-up, which latches allow.
+	 */
+	for (i = 0; i < n; i++)
+		if (commands[i].wake_procno >= 0)
+			SetLatch(&ProcGlobal->allProcs[commands[i].wake_procno].procLatch);
 }
 
 /*
@@ -962,6 +982,7 @@ inv_lock_worker_main(Datum main_arg)
 	int			max_commands;
 	InvCommand *commands;
 	InvCommand *orphans;
+	bool		idle_wake = true;
 
 	/* Reload on SIGHUP; exit at once on SIGTERM: there is nothing to flush */
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -1036,7 +1057,9 @@ inv_lock_worker_main(Datum main_arg)
 
 		/* Do one round of work */
 		error[0] = '\0';
-		n = inv_collect(commands, max_commands, redis != NULL, &next_due);
+		n = inv_collect(commands, max_commands, redis != NULL, idle_wake,
+						&next_due);
+		idle_wake = false;
 		timeout = TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
 												  next_due);
 		if (n > 0)
@@ -1079,9 +1102,10 @@ inv_lock_worker_main(Datum main_arg)
 																 next_connect_at)));
 		if (timeout > 0)
 		{
-			(void) WaitLatch(MyLatch,
-							 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 timeout, PG_WAIT_EXTENSION);
+			idle_wake = (WaitLatch(MyLatch,
+								   WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								   timeout, PG_WAIT_EXTENSION) &
+						 WL_LATCH_SET) == 0;
 			ResetLatch(MyLatch);
 		}
 	}
