@@ -182,6 +182,47 @@ inv_my_request(void)
 }
 
 /*
+ * inv_clear_await
+ *		Stop waiting for a key to be given back.  Caller must hold the
+ *		LWLock exclusively.
+ */
+static void
+inv_clear_await(InvLockRequest *request)
+{
+	if (request->awaiting)
+	{
+		request->awaiting = false;
+		inv_lock_shared->nawaiting--;
+	}
+	request->awaiting_since = 0;
+}
+
+/*
+ * inv_lock_await_cancel
+ *		This backend no longer waits for a key it was refused: it got it,
+ *		gave up, or its transaction ended.  Cheap when it was not waiting.
+ */
+void
+inv_lock_await_cancel(void)
+{
+	InvLockRequest *request;
+
+	if (inv_lock_shared == NULL || MyBackendId == InvalidBackendId)
+		return;
+	request = inv_my_request();
+
+	/*
+	 * The worker changes these fields only while answering a request of
+	 * ours, and none is in flight here, so an unlocked look is enough.
+	 */
+	if (!request->awaiting && request->awaiting_since == 0)
+		return;
+	LWLockAcquire(inv_lock_shared->lock, LW_EXCLUSIVE);
+	inv_clear_await(request);
+	LWLockRelease(inv_lock_shared->lock);
+}
+
+/*
  * inv_abandon_request
  *		Tell the worker that nobody will read the answer to this backend's
  *		request.  Safe to call in any state, including from an exit hook.
@@ -195,6 +236,7 @@ inv_abandon_request(void)
 	char		token[INV_LOCK_TOKEN_LEN];
 
 	LWLockAcquire(inv_lock_shared->lock, LW_EXCLUSIVE);
+	inv_clear_await(request);
 	if (request->state == INV_REQ_DONE)
 	{
 		/* An answer nobody will read: a lock in it must go back */
@@ -306,6 +348,17 @@ inv_lock_request(InvLockOp op, const char *key, const char *token, int ttl_ms,
 			}
 			else if (request->state == INV_REQ_FREE)
 			{
+				/*
+				 * A retry of the key we wait for keeps our place among its
+				 * waiters; anything else starts afresh.
+				 */
+				if (request->awaiting)
+				{
+					request->awaiting = false;
+					inv_lock_shared->nawaiting--;
+				}
+				if (op != INV_LOCK_ACQUIRE || strcmp(request->key, key) != 0)
+					request->awaiting_since = 0;
 				request->op = op;
 				request->ttl_ms = ttl_ms;
 				request->floor = floor;

@@ -97,6 +97,7 @@ typedef struct InvCommand
 	char		token[INV_LOCK_TOKEN_LEN];
 	redisReply *reply;
 	int			wake_procno;	/* answered: the poster to wake, or -1 */
+	int			waiter_procno;	/* given back: a waiter to wake, or -1 */
 } InvCommand;
 
 /* The scripts in the order of script_sha[] */
@@ -776,6 +777,37 @@ inv_refence_lock(const char *key, const char *token, int64 fence)
 }
 
 /*
+ * inv_take_waiter
+ *		The PGPROC number of the backend that has waited longest for key,
+ *		which is no longer marked waiting, or -1 if none waits.  Called when
+ *		key has been given back: waking one waiter, not all, lets it retry
+ *		at once without a stampede on Redis.  Caller must hold the LWLock
+ *		exclusively.
+ */
+static int
+inv_take_waiter(const char *key)
+{
+	InvLockRequest *best = NULL;
+	int			i;
+
+	if (inv_lock_shared->nawaiting <= 0)
+		return -1;
+	for (i = 0; i < inv_lock_shared->nrequests; i++)
+	{
+		InvLockRequest *request = &inv_lock_requests[i];
+
+		if (request->awaiting && strcmp(request->key, key) == 0 &&
+			(best == NULL || request->awaiting_since < best->awaiting_since))
+			best = request;
+	}
+	if (best == NULL)
+		return -1;
+	best->awaiting = false;
+	inv_lock_shared->nawaiting--;
+	return best->procno;
+}
+
+/*
  * inv_answer
  *		Turn the replies into answers, and wake the waiting backends.  With
  *		connected false, every command without a reply is answered
@@ -798,6 +830,7 @@ inv_answer(InvCommand *commands, int n, bool connected, const char *error,
 		int64		value = 0;
 
 		command->wake_procno = -1;
+		command->waiter_procno = -1;
 
 		/* What did Redis say? */
 		if (reply == NULL)
@@ -857,7 +890,18 @@ inv_answer(InvCommand *commands, int n, bool connected, const char *error,
 					}
 					else if (command->op == INV_LOCK_ACQUIRE &&
 							 result == INV_LOCK_BUSY)
+					{
 						pg_atomic_fetch_add_u64(&c->contended, 1);
+
+						/* The poster backs off; wake it when the key is free */
+						if (!request->abandoned && !request->awaiting)
+						{
+							request->awaiting = true;
+							inv_lock_shared->nawaiting++;
+							if (request->awaiting_since == 0)
+								request->awaiting_since = GetCurrentTimestamp();
+						}
+					}
 					else if (command->op == INV_LOCK_REFENCE &&
 							 result == INV_LOCK_OK)
 						inv_refence_lock(command->key, command->token, value);
@@ -866,6 +910,8 @@ inv_answer(InvCommand *commands, int n, bool connected, const char *error,
 						inv_forget_lock(command->key, command->token);
 						if (result == INV_LOCK_OK)
 							pg_atomic_fetch_add_u64(&c->released, 1);
+						if (reply != NULL)
+							command->waiter_procno = inv_take_waiter(command->key);
 					}
 
 					if (request->abandoned)
@@ -883,6 +929,8 @@ inv_answer(InvCommand *commands, int n, bool connected, const char *error,
 					pg_atomic_fetch_add_u64(&c->released, 1);
 				else if (result == INV_LOCK_UNAVAILABLE)
 					pg_atomic_fetch_add_u64(&c->releases_dropped, 1);
+				if (reply != NULL)
+					command->waiter_procno = inv_take_waiter(command->key);
 				break;
 			case INV_CMD_RENEW:
 				{
@@ -919,8 +967,12 @@ inv_answer(InvCommand *commands, int n, bool connected, const char *error,
 	 * wake-up, which latches allow.
 	 */
 	for (i = 0; i < n; i++)
+	{
 		if (commands[i].wake_procno >= 0)
 			SetLatch(&ProcGlobal->allProcs[commands[i].wake_procno].procLatch);
+		if (commands[i].waiter_procno >= 0)
+			SetLatch(&ProcGlobal->allProcs[commands[i].waiter_procno].procLatch);
+	}
 }
 
 /*

@@ -159,6 +159,8 @@ inv_order_lock_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			committed = false;
+			/* Cancelled while waiting for a lock: no longer a waiter */
+			inv_lock_await_cancel();
 			break;
 		default:
 			return;
@@ -322,9 +324,10 @@ inv_order_lock_acquire(int64 supplier_id, int64 product_id, char *token_out)
 			strlcpy(error, "the lock service worker is not running",
 					INV_LOCK_ERROR_LEN);
 
-		/* Won it */
+		/* Won it; a wait for it is over */
 		if (result == INV_LOCK_OK)
 		{
+			inv_lock_await_cancel();
 			inv_locks_taken++;
 			inv_remember_release(key, token, fence, true,
 								 scope == INV_SCOPE_RESERVE);
@@ -335,6 +338,7 @@ inv_order_lock_acquire(int64 supplier_id, int64 product_id, char *token_out)
 		/* No lock service: refuse, or carry on with the row locks alone */
 		if (result != INV_LOCK_BUSY)
 		{
+			inv_lock_await_cancel();
 			if (inv_lock_failure_policy == INV_FAILURE_FALLBACK)
 			{
 				ereport(WARNING,
@@ -352,11 +356,16 @@ inv_order_lock_acquire(int64 supplier_id, int64 product_id, char *token_out)
 					 errhint("Check that Redis is running at the address in inventory.redis_host, or set inventory.lock_failure_policy to \"fallback\".")));
 		}
 
-		/* Held by someone else: retry with backoff until the wait runs out */
+		/*
+		 * Held by someone else: retry with backoff until the wait runs out.
+		 * When a session of this node gives the key back, the worker wakes
+		 * the longest waiter at once; the backoff is for holders elsewhere.
+		 */
 		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
 													deadline);
 		if (remaining <= 0)
 		{
+			inv_lock_await_cancel();
 			pg_atomic_fetch_add_u64(&inv_lock_shared->counters.timed_out, 1);
 			ereport(ERROR,
 					(errcode(ERRCODE_INV_LOCK_TIMEOUT),
