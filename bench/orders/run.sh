@@ -38,7 +38,7 @@
 # Usage: bash bench/orders/run.sh [--quick]
 #
 # Environment (defaults in brackets):
-#	INV_BENCH_DURATION	seconds per run [3; 1 with --quick]
+#	INV_BENCH_DURATION	seconds per run [2; 1 with --quick]
 #	INV_BENCH_REPEATS	passes over the matrix, medians reported [3; 1 with --quick]
 #	INV_BENCH_CLIENTS	client counts [1,8,32,64]
 #	INV_BENCH_SYNC		synchronous_commit values [on,off]
@@ -79,7 +79,7 @@ if ((quick)); then
 	duration=${INV_BENCH_DURATION:-1}
 	repeats=${INV_BENCH_REPEATS:-1}
 else
-	duration=${INV_BENCH_DURATION:-3}
+	duration=${INV_BENCH_DURATION:-2}
 	repeats=${INV_BENCH_REPEATS:-3}
 fi
 clients_list=${INV_BENCH_CLIENTS:-1,8,32,64}
