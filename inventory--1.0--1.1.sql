@@ -296,3 +296,21 @@ LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
 REVOKE ALL ON FUNCTION inventory.inv_lock_server() FROM PUBLIC;
 
 
+--------------------------------------------------------------------------
+-- The lock path's latency: a probe that gives back as an order does
+--------------------------------------------------------------------------
+
+-- inv_lock_probe with the choice of waiting for each release (as the 1.0
+-- probe does) or posting it the way a transaction's end does, which is
+-- what an order waits for
+CREATE FUNCTION inventory.inv_lock_probe(
+	iterations pg_catalog.int4,
+	wait_for_release pg_catalog.bool,
+	OUT iterations pg_catalog.int4,
+	OUT total_ms pg_catalog.float8,
+	OUT avg_round_trip_us pg_catalog.float8)
+AS 'MODULE_PATHNAME', 'inv_lock_probe_release'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+
+REVOKE ALL ON FUNCTION inventory.inv_lock_probe(pg_catalog.int4, pg_catalog.bool)
+	FROM PUBLIC;

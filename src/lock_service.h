@@ -77,6 +77,15 @@ typedef struct InvLockRequest
 	InvLockResult result;
 	int64		fence;
 	char		error[INV_LOCK_ERROR_LEN];
+
+	/*
+	 * A poster answered "busy" waits for key to be given back: the worker
+	 * wakes the longest waiter (earliest awaiting_since) when it gives key
+	 * back, instead of leaving it to its backoff.  Set by the worker with
+	 * the answer, cleared by whichever of the two acts first.
+	 */
+	bool		awaiting;
+	TimestampTz awaiting_since; /* first "busy" of this wait; 0 if none */
 } InvLockRequest;
 
 /* A release nobody waits for, posted at transaction end */
@@ -127,6 +136,8 @@ typedef struct InvLockShared
 	TimestampTz connected_since;
 	char		last_error[INV_LOCK_ERROR_LEN];
 	int			nrequests;		/* MaxBackends */
+	int			npending;		/* request slots in state INV_REQ_PENDING */
+	int			nawaiting;		/* request slots with awaiting set */
 	int			nreleases;		/* size of the release ring */
 	int			release_head;	/* next to send */
 	int			release_count;	/* queued */
@@ -151,6 +162,7 @@ extern InvLockResult inv_lock_refence(const char *key, const char *token,
 									  int64 floor, long timeout_ms,
 									  int64 *fence, char *error);
 extern InvHeldLock *inv_find_held_lock(const char *key, const char *token);
+extern void inv_lock_await_cancel(void);
 extern bool inv_lock_post_release(const char *key, const char *token);
 extern void inv_lock_note_reservation(const char *key, const char *token,
 									  int64 reservation_id,

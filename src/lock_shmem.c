@@ -182,6 +182,47 @@ inv_my_request(void)
 }
 
 /*
+ * inv_clear_await
+ *		Stop waiting for a key to be given back.  Caller must hold the
+ *		LWLock exclusively.
+ */
+static void
+inv_clear_await(InvLockRequest *request)
+{
+	if (request->awaiting)
+	{
+		request->awaiting = false;
+		inv_lock_shared->nawaiting--;
+	}
+	request->awaiting_since = 0;
+}
+
+/*
+ * inv_lock_await_cancel
+ *		This backend no longer waits for a key it was refused: it got it,
+ *		gave up, or its transaction ended.  Cheap when it was not waiting.
+ */
+void
+inv_lock_await_cancel(void)
+{
+	InvLockRequest *request;
+
+	if (inv_lock_shared == NULL || MyBackendId == InvalidBackendId)
+		return;
+	request = inv_my_request();
+
+	/*
+	 * The worker changes these fields only while answering a request of
+	 * ours, and none is in flight here, so an unlocked look is enough.
+	 */
+	if (!request->awaiting && request->awaiting_since == 0)
+		return;
+	LWLockAcquire(inv_lock_shared->lock, LW_EXCLUSIVE);
+	inv_clear_await(request);
+	LWLockRelease(inv_lock_shared->lock);
+}
+
+/*
  * inv_abandon_request
  *		Tell the worker that nobody will read the answer to this backend's
  *		request.  Safe to call in any state, including from an exit hook.
@@ -195,6 +236,7 @@ inv_abandon_request(void)
 	char		token[INV_LOCK_TOKEN_LEN];
 
 	LWLockAcquire(inv_lock_shared->lock, LW_EXCLUSIVE);
+	inv_clear_await(request);
 	if (request->state == INV_REQ_DONE)
 	{
 		/* An answer nobody will read: a lock in it must go back */
@@ -225,16 +267,29 @@ inv_lock_exit_callback(int code, Datum arg)
 }
 
 /*
- * inv_wake_worker
- *		Set the worker's latch.  Caller must hold the LWLock.
+ * inv_worker_latch
+ *		The worker's latch, or NULL while no worker runs.  Caller must hold
+ *		the LWLock; the latch is set after releasing it (inv_wake), so that
+ *		the worker does not wake only to queue for the lock still held.
  */
-static void
-inv_wake_worker(void)
+static Latch *
+inv_worker_latch(void)
 {
 	int			procno = inv_lock_shared->worker_procno;
 
-	if (procno >= 0)
-		SetLatch(&ProcGlobal->allProcs[procno].procLatch);
+	return procno >= 0 ? &ProcGlobal->allProcs[procno].procLatch : NULL;
+}
+
+/*
+ * inv_wake
+ *		Set a latch found under the LWLock, if there was one.  A worker that
+ *		exited meanwhile leaves a latch nobody waits on, which is harmless.
+ */
+static void
+inv_wake(Latch *latch)
+{
+	if (latch != NULL)
+		SetLatch(latch);
 }
 
 /*
@@ -283,6 +338,7 @@ inv_lock_request(InvLockOp op, const char *key, const char *token, int ttl_ms,
 		for (;;)
 		{
 			bool		unavailable = false;
+			Latch	   *worker_latch = NULL;
 
 			LWLockAcquire(inv_lock_shared->lock, LW_EXCLUSIVE);
 			if (!inv_lock_shared->connected)
@@ -292,6 +348,17 @@ inv_lock_request(InvLockOp op, const char *key, const char *token, int ttl_ms,
 			}
 			else if (request->state == INV_REQ_FREE)
 			{
+				/*
+				 * A retry of the key we wait for keeps our place among its
+				 * waiters; anything else starts afresh.
+				 */
+				if (request->awaiting)
+				{
+					request->awaiting = false;
+					inv_lock_shared->nawaiting--;
+				}
+				if (op != INV_LOCK_ACQUIRE || strcmp(request->key, key) != 0)
+					request->awaiting_since = 0;
 				request->op = op;
 				request->ttl_ms = ttl_ms;
 				request->floor = floor;
@@ -302,10 +369,12 @@ inv_lock_request(InvLockOp op, const char *key, const char *token, int ttl_ms,
 				strlcpy(request->key, key, INV_LOCK_KEY_LEN);
 				strlcpy(request->token, token, INV_LOCK_TOKEN_LEN);
 				request->state = INV_REQ_PENDING;
-				inv_wake_worker();
+				inv_lock_shared->npending++;
+				worker_latch = inv_worker_latch();
 				posted = true;
 			}
 			LWLockRelease(inv_lock_shared->lock);
+			inv_wake(worker_latch);
 			if (posted || unavailable)
 				break;
 			if (GetCurrentTimestamp() >= deadline)
@@ -431,6 +500,7 @@ bool
 inv_lock_post_release(const char *key, const char *token)
 {
 	bool		queued = false;
+	Latch	   *worker_latch = NULL;
 
 	if (inv_lock_shared == NULL)
 		return false;
@@ -445,7 +515,7 @@ inv_lock_post_release(const char *key, const char *token)
 		strlcpy(inv_lock_releases[slot].key, key, INV_LOCK_KEY_LEN);
 		strlcpy(inv_lock_releases[slot].token, token, INV_LOCK_TOKEN_LEN);
 		inv_lock_shared->release_count++;
-		inv_wake_worker();
+		worker_latch = inv_worker_latch();
 		queued = true;
 	}
 	else
@@ -457,6 +527,7 @@ inv_lock_post_release(const char *key, const char *token)
 			held->renew = false;
 	}
 	LWLockRelease(inv_lock_shared->lock);
+	inv_wake(worker_latch);
 
 	if (!queued)
 		pg_atomic_fetch_add_u64(&inv_lock_shared->counters.releases_dropped, 1);

@@ -99,6 +99,8 @@ typedef struct InvCommand
 	char		key[INV_LOCK_KEY_LEN];
 	char		token[INV_LOCK_TOKEN_LEN];
 	redisReply *reply;
+	int			wake_procno;	/* answered: the poster to wake, or -1 */
+	int			waiter_procno;	/* given back: a waiter to wake, or -1 */
 } InvCommand;
 
 /* The scripts in the order of script_sha[] */
@@ -536,7 +538,7 @@ inv_append(int script, InvCommand *command, bool with_fence)
  */
 static int
 inv_collect(InvCommand *commands, int max_commands, bool connected,
-			TimestampTz *next_due)
+			bool full_scan, TimestampTz *next_due)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	int			n = 0;
@@ -574,12 +576,20 @@ inv_collect(InvCommand *commands, int max_commands, bool connected,
 		if (inv_held_locks[i].in_use)
 			free_slots--;
 
-	for (i = 0; i < inv_lock_shared->nrequests && n < max_commands; i++)
+	/*
+	 * Pending requests: their count ends the scan early, so that a round
+	 * does not read every backend's slot.  A full scan now and then (when
+	 * the worker wakes by its timeout) keeps a miscount from stranding one.
+	 */
+	for (i = 0; i < inv_lock_shared->nrequests && n < max_commands &&
+		 (inv_lock_shared->npending > 0 || full_scan); i++)
 	{
 		InvLockRequest *request = &inv_lock_requests[i];
 
 		if (request->state != INV_REQ_PENDING)
 			continue;
+		if (inv_lock_shared->npending > 0)
+			inv_lock_shared->npending--;
 		if (request->abandoned)
 		{
 			request->state = INV_REQ_FREE;
@@ -813,6 +823,37 @@ inv_refence_lock(const char *key, const char *token, int64 fence)
 }
 
 /*
+ * inv_take_waiter
+ *		The PGPROC number of the backend that has waited longest for key,
+ *		which is no longer marked waiting, or -1 if none waits.  Called when
+ *		key has been given back: waking one waiter, not all, lets it retry
+ *		at once without a stampede on Redis.  Caller must hold the LWLock
+ *		exclusively.
+ */
+static int
+inv_take_waiter(const char *key)
+{
+	InvLockRequest *best = NULL;
+	int			i;
+
+	if (inv_lock_shared->nawaiting <= 0)
+		return -1;
+	for (i = 0; i < inv_lock_shared->nrequests; i++)
+	{
+		InvLockRequest *request = &inv_lock_requests[i];
+
+		if (request->awaiting && strcmp(request->key, key) == 0 &&
+			(best == NULL || request->awaiting_since < best->awaiting_since))
+			best = request;
+	}
+	if (best == NULL)
+		return -1;
+	best->awaiting = false;
+	inv_lock_shared->nawaiting--;
+	return best->procno;
+}
+
+/*
  * inv_answer
  *		Turn the replies into answers, and wake the waiting backends.  With
  *		connected false, every command without a reply is answered
@@ -833,6 +874,9 @@ inv_answer(InvCommand *commands, int n, bool connected, const char *error,
 		redisReply *reply = command->reply;
 		InvLockResult result;
 		int64		value = 0;
+
+		command->wake_procno = -1;
+		command->waiter_procno = -1;
 
 		/* What did Redis say? */
 		if (reply == NULL)
@@ -893,7 +937,18 @@ inv_answer(InvCommand *commands, int n, bool connected, const char *error,
 					}
 					else if (command->op == INV_LOCK_ACQUIRE &&
 							 result == INV_LOCK_BUSY)
+					{
 						pg_atomic_fetch_add_u64(&c->contended, 1);
+
+						/* The poster backs off; wake it when the key is free */
+						if (!request->abandoned && !request->awaiting)
+						{
+							request->awaiting = true;
+							inv_lock_shared->nawaiting++;
+							if (request->awaiting_since == 0)
+								request->awaiting_since = GetCurrentTimestamp();
+						}
+					}
 					else if (command->op == INV_LOCK_REFENCE &&
 							 result == INV_LOCK_OK)
 						inv_refence_lock(command->key, command->token, value);
@@ -902,6 +957,8 @@ inv_answer(InvCommand *commands, int n, bool connected, const char *error,
 						inv_forget_lock(command->key, command->token);
 						if (result == INV_LOCK_OK)
 							pg_atomic_fetch_add_u64(&c->released, 1);
+						if (reply != NULL)
+							command->waiter_procno = inv_take_waiter(command->key);
 					}
 
 					if (request->abandoned)
@@ -909,7 +966,7 @@ inv_answer(InvCommand *commands, int n, bool connected, const char *error,
 					else
 					{
 						request->state = INV_REQ_DONE;
-						SetLatch(&ProcGlobal->allProcs[request->procno].procLatch);
+						command->wake_procno = request->procno;
 					}
 					break;
 				}
@@ -919,6 +976,8 @@ inv_answer(InvCommand *commands, int n, bool connected, const char *error,
 					pg_atomic_fetch_add_u64(&c->released, 1);
 				else if (result == INV_LOCK_UNAVAILABLE)
 					pg_atomic_fetch_add_u64(&c->releases_dropped, 1);
+				if (reply != NULL)
+					command->waiter_procno = inv_take_waiter(command->key);
 				break;
 			case INV_CMD_RENEW:
 				{
@@ -948,6 +1007,19 @@ inv_answer(InvCommand *commands, int n, bool connected, const char *error,
 		command->reply = NULL;
 	}
 	LWLockRelease(inv_lock_shared->lock);
+
+	/*
+	 * Wake the posters only now: woken under the LWLock, each would queue
+	 * for it at once.  A poster that gave up meanwhile gets a spurious
+	 * wake-up, which latches allow.
+	 */
+	for (i = 0; i < n; i++)
+	{
+		if (commands[i].wake_procno >= 0)
+			SetLatch(&ProcGlobal->allProcs[commands[i].wake_procno].procLatch);
+		if (commands[i].waiter_procno >= 0)
+			SetLatch(&ProcGlobal->allProcs[commands[i].waiter_procno].procLatch);
+	}
 }
 
 /*
@@ -1009,6 +1081,7 @@ inv_lock_worker_main(Datum main_arg)
 	int			max_commands;
 	InvCommand *commands;
 	InvCommand *orphans;
+	bool		idle_wake = true;
 
 	/* Reload on SIGHUP; exit at once on SIGTERM: there is nothing to flush */
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -1083,7 +1156,9 @@ inv_lock_worker_main(Datum main_arg)
 
 		/* Do one round of work */
 		error[0] = '\0';
-		n = inv_collect(commands, max_commands, redis != NULL, &next_due);
+		n = inv_collect(commands, max_commands, redis != NULL, idle_wake,
+						&next_due);
+		idle_wake = false;
 		timeout = TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
 												  next_due);
 		if (n > 0)
@@ -1126,9 +1201,10 @@ inv_lock_worker_main(Datum main_arg)
 																 next_connect_at)));
 		if (timeout > 0)
 		{
-			(void) WaitLatch(MyLatch,
-							 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 timeout, PG_WAIT_EXTENSION);
+			idle_wake = (WaitLatch(MyLatch,
+								   WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								   timeout, PG_WAIT_EXTENSION) &
+						 WL_LATCH_SET) == 0;
 			ResetLatch(MyLatch);
 		}
 	}

@@ -62,6 +62,7 @@ static bool callbacks_registered = false;
 static int	inv_locks_taken = 0;	/* by the current transaction */
 
 PG_FUNCTION_INFO_V1(inv_lock_probe);
+PG_FUNCTION_INFO_V1(inv_lock_probe_release);
 
 /*
  * inv_lock_key
@@ -158,6 +159,8 @@ inv_order_lock_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			committed = false;
+			/* Cancelled while waiting for a lock: no longer a waiter */
+			inv_lock_await_cancel();
 			break;
 		default:
 			return;
@@ -321,9 +324,10 @@ inv_order_lock_acquire(int64 supplier_id, int64 product_id, char *token_out)
 			strlcpy(error, "the lock service worker is not running",
 					INV_LOCK_ERROR_LEN);
 
-		/* Won it */
+		/* Won it; a wait for it is over */
 		if (result == INV_LOCK_OK)
 		{
+			inv_lock_await_cancel();
 			inv_locks_taken++;
 			inv_remember_release(key, token, fence, true,
 								 scope == INV_SCOPE_RESERVE);
@@ -334,6 +338,7 @@ inv_order_lock_acquire(int64 supplier_id, int64 product_id, char *token_out)
 		/* No lock service: refuse, or carry on with the row locks alone */
 		if (result != INV_LOCK_BUSY)
 		{
+			inv_lock_await_cancel();
 			if (inv_lock_failure_policy == INV_FAILURE_FALLBACK)
 			{
 				ereport(WARNING,
@@ -351,11 +356,16 @@ inv_order_lock_acquire(int64 supplier_id, int64 product_id, char *token_out)
 					 errhint("Check that Redis is running at the address in inventory.redis_host (or that inventory.redis_sentinels name a master), or set inventory.lock_failure_policy to \"fallback\".")));
 		}
 
-		/* Held by someone else: retry with backoff until the wait runs out */
+		/*
+		 * Held by someone else: retry with backoff until the wait runs out.
+		 * When a session of this node gives the key back, the worker wakes
+		 * the longest waiter at once; the backoff is for holders elsewhere.
+		 */
 		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
 													deadline);
 		if (remaining <= 0)
 		{
+			inv_lock_await_cancel();
 			pg_atomic_fetch_add_u64(&inv_lock_shared->counters.timed_out, 1);
 			ereport(ERROR,
 					(errcode(ERRCODE_INV_LOCK_TIMEOUT),
@@ -434,15 +444,18 @@ inv_order_lock_release_at_commit(int64 supplier_id, int64 product_id,
 }
 
 /*
- * inv_lock_probe(iterations)
- *		Take and give back a private lock through the worker iterations
- *		times; return (iterations, total_ms, avg_round_trip_us).  A health
- *		and latency probe of the lock service that touches no stock.
+ * inv_lock_probe_loop
+ *		The body of both probes: take and give back a private lock
+ *		iterations times and return the probe's row.  With wait_release
+ *		false each release is posted the way a transaction's end posts it,
+ *		without waiting for Redis's answer, so that the probe waits for what
+ *		an order waits for: one round trip per lock.  The last release is
+ *		waited for in either case, so that the next probe finds its key free.
  */
-Datum
-inv_lock_probe(PG_FUNCTION_ARGS)
+static Datum
+inv_lock_probe_loop(FunctionCallInfo fcinfo, int32 iterations,
+					bool wait_release)
 {
-	int32		iterations = PG_GETARG_INT32(0);
 	char		key[INV_LOCK_KEY_LEN];
 	char		token[INV_LOCK_TOKEN_LEN];
 	char		error[INV_LOCK_ERROR_LEN];
@@ -480,7 +493,15 @@ inv_lock_probe(PG_FUNCTION_ARGS)
 		inv_new_token(token);
 		result = inv_lock_call(INV_LOCK_ACQUIRE, key, token, inv_lock_ttl,
 							   false, answer_timeout, &fence, error);
-		if (result == INV_LOCK_OK)
+
+		/*
+		 * A posted release goes to Redis before any later request of ours,
+		 * so the next acquisition finds the key free; if the queue is full,
+		 * wait for this one instead.
+		 */
+		if (result == INV_LOCK_OK &&
+			(wait_release || i == iterations - 1 ||
+			 !inv_lock_post_release(key, token)))
 			result = inv_lock_call(INV_LOCK_RELEASE, key, token, 0, false,
 								   answer_timeout, &fence, error);
 		if (result != INV_LOCK_OK)
@@ -496,4 +517,28 @@ inv_lock_probe(PG_FUNCTION_ARGS)
 	values[2] = Float8GetDatum(total_ms * 1000.0 / iterations);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc),
 													  values, nulls)));
+}
+
+/*
+ * inv_lock_probe(iterations)
+ *		Take and give back a private lock through the worker iterations
+ *		times, waiting for each answer; return (iterations, total_ms,
+ *		avg_round_trip_us).  A health and latency probe of the lock service
+ *		that touches no stock.
+ */
+Datum
+inv_lock_probe(PG_FUNCTION_ARGS)
+{
+	return inv_lock_probe_loop(fcinfo, PG_GETARG_INT32(0), true);
+}
+
+/*
+ * inv_lock_probe_release(iterations, wait_for_release)
+ *		The probe with the choice of how releases go: waited for, or posted
+ *		as at the end of a transaction (what an order does).
+ */
+Datum
+inv_lock_probe_release(PG_FUNCTION_ARGS)
+{
+	return inv_lock_probe_loop(fcinfo, PG_GETARG_INT32(0), PG_GETARG_BOOL(1));
 }

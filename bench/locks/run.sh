@@ -278,7 +278,7 @@ if want_part 1; then
 	if ((s1 - s0 >= 400)); then worker_mode=evalsha; elif ((e1 - e0 >= 400)); then worker_mode="eval"; else worker_mode=unknown; fi
 	log "  the worker sends $worker_mode (EVAL +$((e1 - e0)), EVALSHA +$((s1 - s0)) for 200 pairs)"
 
-	de_us=() ds_us=() w_us=() w_rtt=()
+	de_us=() ds_us=() w_us=() w_rtt=() wp_us=()
 	for ((r = 1; r <= reps; r++)); do
 		de_us+=("$("$DIRECT" -p "$redis_port" -n "$pairs1" -m eval | kv us_per_pair)")
 		ds_us+=("$("$DIRECT" -p "$redis_port" -n "$pairs1" -m evalsha | kv us_per_pair)")
@@ -288,20 +288,25 @@ if want_part 1; then
 		read -r rt1 ms1 _ <<<"$(lock_stats)"
 		w_rtt+=("$(awk -v a="$ms0" -v b="$ms1" -v x="$rt0" -v y="$rt1" \
 			'BEGIN { printf "%.3f", (b - a) * 1000 / (y - x) }')")
-		log "  run $r: direct EVAL ${de_us[-1]}, direct EVALSHA ${ds_us[-1]}, worker ${w_us[-1]} us/pair (worker's own Redis round trip ${w_rtt[-1]} us/command)"
+		# The same with each release posted, as a transaction's end posts it
+		wp_us+=("$(q bench "SELECT round(avg_round_trip_us::numeric, 3) FROM inventory.inv_lock_probe($pairs1, false)")")
+		log "  run $r: direct EVAL ${de_us[-1]}, direct EVALSHA ${ds_us[-1]}, worker ${w_us[-1]} us/pair, release posted ${wp_us[-1]} (worker's own Redis round trip ${w_rtt[-1]} us/command)"
 	done
 	de=$(median "${de_us[@]}")
 	ds=$(median "${ds_us[@]}")
 	w=$(median "${w_us[@]}")
 	rtt=$(median "${w_rtt[@]}")
+	wp=$(median "${wp_us[@]}")
 	say ""
 	say "== Part 1: lock+unlock round trip, 1 client ($pairs1 pairs per run, median of $reps runs; load average $load1 -> $(load)) =="
 	say "the worker sends: $worker_mode"
-	awk -v de="$de" -v ds="$ds" -v w="$w" -v rtt="$rtt" 'BEGIN {
-		printf "%-36s %12s %10s %16s\n", "", "us per pair", "pairs/s", "worker/this"
-		printf "%-36s %12.1f %10.0f %15.2fx\n", "direct, EVAL (hiredis, 1 connection)", de, 1e6 / de, w / de
-		printf "%-36s %12.1f %10.0f %15.2fx\n", "direct, EVALSHA", ds, 1e6 / ds, w / ds
-		printf "%-36s %12.1f %10.0f\n", "worker (inv_lock_probe, 1 session)", w, 1e6 / w
+	awk -v de="$de" -v ds="$ds" -v w="$w" -v wp="$wp" -v rtt="$rtt" 'BEGIN {
+		printf "%-36s %12s %10s %16s %14s\n", "", "us per pair", "pairs/s", "worker/this", "posted/this"
+		printf "%-36s %12.1f %10.0f %15.2fx %13.2fx\n", "direct, EVAL (hiredis, 1 connection)", de, 1e6 / de, w / de, wp / de
+		printf "%-36s %12.1f %10.0f %15.2fx %13.2fx\n", "direct, EVALSHA", ds, 1e6 / ds, w / ds, wp / ds
+		printf "%-36s %12.1f %10.0f\n", "worker, both waited (probe(N))", w, 1e6 / w
+		printf "%-36s %12.1f %10.0f\n", "worker, release posted (N, false)", wp, 1e6 / wp
+		printf "(release posted = what an order waits for: the lock, then its release queued at commit)\n"
 		printf "worker -> Redis round trip, as the worker times it (inv_lock_stats): %.1f us per request,\n", rtt
 		printf "  %.1f us per pair; the other %.1f us per pair (%.1f us per request) is the mailbox:\n", 2 * rtt, w - 2 * rtt, (w - 2 * rtt) / 2
 		printf "  post under the LWLock, wake the worker, collect, answer, wake the backend\n"
@@ -309,6 +314,7 @@ if want_part 1; then
 	say "runs, direct EVAL us/pair:    ${de_us[*]}"
 	say "runs, direct EVALSHA us/pair: ${ds_us[*]}"
 	say "runs, worker us/pair:         ${w_us[*]}"
+	say "runs, worker posted us/pair:  ${wp_us[*]}"
 	say "runs, worker's Redis round trip us/request: ${w_rtt[*]}"
 
 	# The same with Redis, PostgreSQL and the client all on one CPU: no
@@ -318,23 +324,28 @@ if want_part 1; then
 		dmode=$([[ $worker_mode == eval ]] && echo eval || echo evalsha)
 		log "  again with everything on CPU 0 (direct $dmode)"
 		pin_all 0
-		pd_us=() pw_us=()
+		pd_us=() pw_us=() pp_us=()
 		for ((r = 1; r <= reps; r++)); do
 			pd_us+=("$(taskset -c 0 "$DIRECT" -p "$redis_port" -n "$pairs1" -m "$dmode" | kv us_per_pair)")
 			pw_us+=("$(taskset -c 0 psql -X -q -A -t -v ON_ERROR_STOP=1 -d bench \
 				-c "SELECT round(avg_round_trip_us::numeric, 3) FROM inventory.inv_lock_probe($pairs1)")")
-			log "  run $r on one CPU: direct ${pd_us[-1]}, worker ${pw_us[-1]} us/pair"
+			pp_us+=("$(taskset -c 0 psql -X -q -A -t -v ON_ERROR_STOP=1 -d bench \
+				-c "SELECT round(avg_round_trip_us::numeric, 3) FROM inventory.inv_lock_probe($pairs1, false)")")
+			log "  run $r on one CPU: direct ${pd_us[-1]}, worker ${pw_us[-1]}, release posted ${pp_us[-1]} us/pair"
 		done
 		pin_all "0-$((ncpu - 1))"
 		pd=$(median "${pd_us[@]}")
 		pw=$(median "${pw_us[@]}")
+		pp=$(median "${pp_us[@]}")
 		say "all on one CPU (taskset: Redis, the postmaster and its children, the client):"
-		awk -v d="$pd" -v w="$pw" -v m="$dmode" 'BEGIN {
-			printf "%-36s %12.1f %10.0f %15.2fx\n", "direct, " toupper(m) ", one CPU", d, 1e6 / d, w / d
-			printf "%-36s %12.1f %10.0f\n", "worker, one CPU", w, 1e6 / w
+		awk -v d="$pd" -v w="$pw" -v p="$pp" -v m="$dmode" 'BEGIN {
+			printf "%-36s %12.1f %10.0f %15.2fx %13.2fx\n", "direct, " toupper(m) ", one CPU", d, 1e6 / d, w / d, p / d
+			printf "%-36s %12.1f %10.0f\n", "worker, both waited, one CPU", w, 1e6 / w
+			printf "%-36s %12.1f %10.0f\n", "worker, release posted, one CPU", p, 1e6 / p
 		}' >>"$report"
 		say "runs, one CPU, direct us/pair: ${pd_us[*]}"
 		say "runs, one CPU, worker us/pair: ${pw_us[*]}"
+		say "runs, one CPU, worker posted us/pair: ${pp_us[*]}"
 	fi
 
 	# Optional: what the two processes do per request, by system call
@@ -377,7 +388,8 @@ if want_part 2; then
 	log "part 2: 8 clients on distinct keys, $reps x 8 x $pairs8 pairs"
 	probe_calls=$((pairs8 / 200))
 	echo "SELECT * FROM inventory.inv_lock_probe(200);" >"$work/probe.pgbench"
-	de_ps=() ds_ps=() w_ps=() w_batch=()
+	echo "SELECT * FROM inventory.inv_lock_probe(200, false);" >"$work/probe_posted.pgbench"
+	de_ps=() ds_ps=() w_ps=() w_batch=() wp_ps=()
 	for ((r = 1; r <= reps; r++)); do
 		de_ps+=("$("$DIRECT" -p "$redis_port" -n "$pairs8" -c 8 -m eval | kv pairs_per_s)")
 		ds_ps+=("$("$DIRECT" -p "$redis_port" -n "$pairs8" -c 8 -m evalsha | kv pairs_per_s)")
@@ -391,24 +403,32 @@ if want_part 2; then
 		w_ps+=("$(awk -v t="$tps" 'BEGIN { printf "%.1f", t * 200 }')")
 		w_batch+=("$(awk -v a="$((acq1 - acq0 + rel1 - rel0))" -v n="$((rt1 - rt0))" \
 			'BEGIN { printf "%.2f", a / n }')")
-		log "  run $r: direct EVAL ${de_ps[-1]}, direct EVALSHA ${ds_ps[-1]}, worker ${w_ps[-1]} pairs/s (${w_batch[-1]} requests per Redis round trip)"
+		pgbench -n -c 8 -j 2 -t "$probe_calls" -f "$work/probe_posted.pgbench" bench \
+			>"$work/part2_posted_$r.out" 2>&1 ||
+			{ cat "$work/part2_posted_$r.out" >&2; inv_die "pgbench failed in part 2"; exit 1; }
+		tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$work/part2_posted_$r.out")
+		wp_ps+=("$(awk -v t="$tps" 'BEGIN { printf "%.1f", t * 200 }')")
+		log "  run $r: direct EVAL ${de_ps[-1]}, direct EVALSHA ${ds_ps[-1]}, worker ${w_ps[-1]} pairs/s (${w_batch[-1]} requests per Redis round trip), release posted ${wp_ps[-1]}"
 	done
 	de=$(median "${de_ps[@]}")
 	ds=$(median "${ds_ps[@]}")
 	w=$(median "${w_ps[@]}")
 	b=$(median "${w_batch[@]}")
+	wp=$(median "${wp_ps[@]}")
 	say ""
 	say "== Part 2: 8 clients on distinct keys ($pairs8 pairs per client per run, median of $reps runs; load average $load2 -> $(load)) =="
-	awk -v de="$de" -v ds="$ds" -v w="$w" -v b="$b" 'BEGIN {
-		printf "%-42s %10s %14s %12s\n", "", "pairs/s", "us/pair/client", "worker/this"
-		printf "%-42s %10.0f %14.1f %11.2fx\n", "direct, EVAL (8 processes, 8 connections)", de, 8e6 / de, w / de
-		printf "%-42s %10.0f %14.1f %11.2fx\n", "direct, EVALSHA", ds, 8e6 / ds, w / ds
-		printf "%-42s %10.0f %14.1f\n", "worker (pgbench -c 8 -j 2, 1 connection)", w, 8e6 / w
+	awk -v de="$de" -v ds="$ds" -v w="$w" -v wp="$wp" -v b="$b" 'BEGIN {
+		printf "%-42s %10s %14s %12s %12s\n", "", "pairs/s", "us/pair/client", "worker/this", "posted/this"
+		printf "%-42s %10.0f %14.1f %11.2fx %11.2fx\n", "direct, EVAL (8 processes, 8 connections)", de, 8e6 / de, w / de, wp / de
+		printf "%-42s %10.0f %14.1f %11.2fx %11.2fx\n", "direct, EVALSHA", ds, 8e6 / ds, w / ds, wp / ds
+		printf "%-42s %10.0f %14.1f\n", "worker, both waited (pgbench -c 8 -j 2)", w, 8e6 / w
+		printf "%-42s %10.0f %14.1f\n", "worker, release posted", wp, 8e6 / wp
 		printf "worker: %.2f requests per pipelined Redis round trip\n", b
 	}' >>"$report"
 	say "runs, direct EVAL pairs/s:    ${de_ps[*]}"
 	say "runs, direct EVALSHA pairs/s: ${ds_ps[*]}"
 	say "runs, worker pairs/s:         ${w_ps[*]}"
+	say "runs, worker posted pairs/s:  ${wp_ps[*]}"
 fi
 
 #

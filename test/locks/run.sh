@@ -32,7 +32,14 @@
 #	11 64 clients race for 1,000 units, in reserve and in order scope
 #	12 bad settings refused; the Redis password never shown nor logged
 #	13 not preloaded: inv_lock_stats() 55000, inv_reserve IV012
-#	14 no server process died of a signal that only a bug sends
+#	14 the worker under faults: idle while Redis is down, in-flight
+#	   requests answered when it dies
+#	15 inv_lock_probe(N, false): releases posted as at a transaction's end
+#	   reach Redis ahead of the next lock (none answered busy), all counted,
+#	   none left in Redis; waited releases alike
+#	16 sessions of one node waiting for a product's lock each get it in
+#	   turn once its holder gives it back (woken by the worker)
+#	17 no server process died of a signal that only a bug sends
 #
 # Contract (test/run_all.sh): print one line per check, exit 0 only if every
 # check passed.  It ignores the PGHOST/PGPORT cluster run_all.sh started.
@@ -1455,10 +1462,92 @@ SQL
 	lk_end "worker faults: idle while Redis is down with a lease to renew; a request in flight when the worker dies is answered"
 }
 
+# ---------------------------------------------------------------------------
+# 15. The probe with posted releases: each release queued as a transaction's
+#     end queues it goes to Redis before the same session's next lock, so
+#     no acquisition is ever answered busy, every release is counted, and
+#     nothing stays in Redis or in the worker's table.
+# ---------------------------------------------------------------------------
+lk_idle()
+{
+	lk_query_is 1 lk "SELECT held_locks + queued_releases FROM inventory.inv_lock_stats()" 0
+}
+
+check_probe_posted()
+{
+	local released0 released1 busy0 busy1 out keys
+
+	lk_begin
+	lk_wait 5 lk_idle || lk_note "the worker was not idle at the start"
+	released0=$(lk_stat 1 released)
+	busy0=$(lk_stat 1 contended)
+	out=$(lk_val 1 lk "SELECT iterations || ' ' || (avg_round_trip_us > 0) FROM inventory.inv_lock_probe(500, false)")
+	lk_eq "inv_lock_probe(500, false)" "$out" "500 true"
+	lk_wait 5 lk_idle || lk_note "locks or releases left in the worker after the probe: $(lk_val 1 lk "SELECT held_locks, queued_releases FROM inventory.inv_lock_stats()")"
+	released1=$(lk_stat 1 released)
+	busy1=$(lk_stat 1 contended)
+	lk_eq "releases counted by the worker" "$((${released1:-0} - ${released0:-0}))" 500
+	lk_eq "acquisitions answered busy" "$((${busy1:-0} - ${busy0:-0}))" 0
+	keys=$(rcli --scan --pattern 'inventory:probe:*' | grep -cv ':fence$')
+	lk_eq "probe keys left in Redis" "$keys" 0
+
+	out=$(lk_val 1 lk "SELECT iterations FROM inventory.inv_lock_probe(50, true)")
+	lk_eq "inv_lock_probe(50, true)" "$out" 50
+	lk_sql 1 lk "SELECT * FROM inventory.inv_lock_probe(0, false);"
+	lk_eq "inv_lock_probe(0, false)" "$LK_STATE" 22023
+	lk_end "inv_lock_probe(N, false): posted releases reach Redis before the next lock (0 busy), $((${released1:-0} - ${released0:-0})) counted, no key left"
+}
+
+# ---------------------------------------------------------------------------
+# 16. Waiters on one node: three sessions answered busy while an order holds
+#     the product each get the lock in turn once it is given back (the
+#     worker wakes the longest waiter at each release), and none times out.
+# ---------------------------------------------------------------------------
+check_waiters()
+{
+	local p i busy0 busy1 stock t0 elapsed
+	local -a waiters=()
+
+	lk_begin
+	p=$(lk_new_product 1 lk C16 10)
+	lk_order_reserve C16-A "$p" 1
+	lk_eq "order A holds the lock" "$LK_STATE" 00000
+	busy0=$(lk_stat 1 contended)
+	for i in 1 2 3; do
+		"$PSQL" -X -q -A -t -h "$c1_dir" -p "$c1_port" -d lk >"$work/c16_$i.out" 2>&1 <<-SQL &
+			SET inventory.lock_scope = 'order';
+			SET inventory.lock_wait_timeout = '20s';
+			SELECT 'got', state FROM inventory.inv_reserve('C16-$i', $p, 1);
+			SELECT 'confirmed', count(*) FROM inventory.inv_confirm_order('C16-$i');
+		SQL
+		waiters+=($!)
+	done
+	sleep 1
+	busy1=$(lk_stat 1 contended)
+	lk_true "the three were answered busy while A held the lock ($busy0 -> $busy1)" \
+		"${busy1:-0} >= ${busy0:-0} + 3"
+
+	t0=$EPOCHREALTIME
+	lk_sql 1 lk "SELECT count(*) FROM inventory.inv_confirm_order('C16-A');"
+	lk_eq "A confirmed" "$LK_STATE|$LK_OUT" "00000|1"
+	wait "${waiters[@]}"
+	elapsed=$(lk_since "$t0")
+	for i in 1 2 3; do
+		lk_eq "waiter $i" "$(grep -E '^(got|confirmed)' "$work/c16_$i.out" | tr '\n' ' ')" \
+			"got|reserved confirmed|1 "
+	done
+	stock=$(lk_stock 1 lk "$p")
+	lk_eq "stock_level reserved committed" "${stock% *}" "6 0 4"
+	lk_eq "inv_verify() rows" "$(lk_verify_rows 1 lk "$p")" 0
+	lk_wait 5 lk_idle || lk_note "locks or releases left in the worker"
+	lk_end "three waiters on one node each got the lock in turn after A's confirm (all done ${elapsed}s after it), none timed out"
+}
+
 checks=(check_worker check_outside_holder check_reserve_scope
 	check_order_scope check_renewal check_fencing check_refence
 	check_redis_down check_two_clusters check_sigkill check_race
-	check_settings check_not_preloaded check_worker_faults check_no_crash)
+	check_settings check_not_preloaded check_worker_faults check_probe_posted
+	check_waiters check_no_crash)
 for i in "${!checks[@]}"; do
 	# LK_ONLY="6 8": run only those checks (for debugging); keep the numbers.
 	if [[ -n ${LK_ONLY:-} && " $LK_ONLY " != *" $((i + 1)) "* ]]; then
