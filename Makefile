@@ -14,7 +14,9 @@ OBJS = \
 	src/lock_worker.o \
 	src/order_lock.o \
 	src/expiry_worker.o \
-	src/allocation.o
+	src/allocation.o \
+	src/privileges.o \
+	src/extension_drop.o
 
 EXTENSION = inventory
 DATA = inventory--1.0.sql inventory--1.0--1.1.sql

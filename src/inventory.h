@@ -41,6 +41,7 @@
 #define ERRCODE_INV_LOCK_UNAVAILABLE		MAKE_SQLSTATE('I','V','0','1','2')
 #define ERRCODE_INV_STALE_FENCE				MAKE_SQLSTATE('I','V','0','1','3')
 #define ERRCODE_INV_PRODUCT_IN_USE			MAKE_SQLSTATE('I','V','0','1','4')
+#define ERRCODE_INV_ACTOR_NOT_ALLOWED		MAKE_SQLSTATE('I','V','0','4','0')
 
 /* Longest order reference, in characters, as the reservation table allows */
 #define INV_MAX_ORDER_REF	200
@@ -103,5 +104,12 @@ extern int64 inv_resolve_product(int64 supplier_id, FunctionCallInfo fcinfo,
 extern int64 inv_product_by_id(int64 supplier_id, int64 product_id);
 extern int64 inv_product_by_sku(int64 supplier_id, const char *sku);
 extern void inv_report_missing_slot(int64 product_id) pg_attribute_noreturn();
+
+/* privileges.c */
+extern const char *inv_caller_name(void);
+extern Datum inv_ledger_actor(char *null_flag);
+
+/* extension_drop.c */
+extern void inv_extension_drop_init(void);
 
 #endif							/* INVENTORY_H */

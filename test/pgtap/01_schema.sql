@@ -21,7 +21,8 @@ SELECT has_extension('inventory', 'extension inventory is installed');
 
 SELECT tables_are('inventory',
 	ARRAY['config', 'holiday', 'product', 'stock_slot', 'reservation', 'ledger',
-		  'allocation', 'alert_preference', 'alert', 'alert_delivery'],
+		  'allocation', 'alert_preference', 'alert', 'alert_delivery',
+		  'retailer_role'],
 	'inventory has exactly its tables');
 SELECT has_table('inventory', 'config', 'table inventory.config exists');
 SELECT has_table('inventory', 'product', 'table inventory.product exists');
@@ -409,7 +410,8 @@ SELECT results_eq(
 			 ('alert_preference_preference_id_seq'), ('allocation'),
 			 ('config'), ('holiday'), ('ledger'), ('ledger_ledger_id_seq'), ('product'),
 			 ('product_product_id_seq'), ('reservation'),
-			 ('reservation_reservation_id_seq'), ('stock_slot')$$,
+			 ('reservation_reservation_id_seq'), ('retailer_role'),
+			 ('stock_slot')$$,
 	'pg_dump keeps the data of every table and identity sequence');
 
 SELECT * FROM finish();
