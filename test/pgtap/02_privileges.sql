@@ -17,7 +17,7 @@
 BEGIN;
 SET search_path = inventory, public, pg_catalog;
 
-SELECT plan(55);
+SELECT plan(61);
 
 -- ---------- what PUBLIC holds ----------
 SELECT is_empty(
@@ -223,6 +223,17 @@ SELECT lives_ok(
 SELECT lives_ok(
 	$$INSERT INTO inventory.holiday (day, description) VALUES ('2031-01-01', 'tap')$$,
 	'the administrator edits the calendar');
+SELECT lives_ok(
+	$$UPDATE inventory.config SET order_cutoff = '15:00'$$,
+	'the administrator sets the order cut-off');
+SELECT lives_ok(
+	$$INSERT INTO inventory.alert_preference (channel, target) VALUES ('email', 'tap@example.com')$$,
+	'the administrator sets alert preferences');
+SELECT lives_ok(
+	$$INSERT INTO inventory.retailer_role (role_name, retailer_id) VALUES ('inv_tap_reader', 'retailer-p')$$,
+	'the administrator maps a role to a retailer');
+SELECT throws_ok($$UPDATE inventory.config SET supplier_id = 99$$,
+	'42501', NULL, 'the administrator cannot change the supplier id but through inv_configure()');
 SELECT throws_ok($$UPDATE inventory.stock_slot SET stock_level = 1000000$$,
 	'42501', NULL, 'the administrator cannot update stock_slot directly');
 SELECT throws_ok($$UPDATE inventory.product SET supplier_id = 99$$,
@@ -243,6 +254,14 @@ SELECT throws_ok(
 	'42501', NULL, 'the reader cannot place orders');
 SELECT throws_ok($$UPDATE inventory.product SET name = 'x'$$,
 	'42501', NULL, 'the reader cannot update products');
+RESET ROLE;
+
+CREATE ROLE inv_tap_alerts NOLOGIN IN ROLE inventory_alerts;
+SET ROLE inv_tap_alerts;
+SELECT lives_ok($$SELECT * FROM inventory.inv_alert_claim('tap-consumer')$$,
+	'the alert consumer claims deliveries');
+SELECT throws_ok($$SELECT * FROM inventory.alert_delivery$$,
+	'42501', NULL, 'the alert consumer cannot read the outbox directly');
 RESET ROLE;
 
 SET ROLE inv_tap_stranger;
