@@ -1495,6 +1495,7 @@ lk_drop_db_locks()
 check_drop_extension()
 {
 	local d1 d2 other key1 key2 key_other tok1 tok2 tok_other offset wpid errors
+	local -a conn
 
 	lk_begin
 	if [[ $(lk_val 1 postgres "SELECT count(*) FROM pg_extension WHERE extname = 'inventory'") != 1 ]]; then
@@ -1551,8 +1552,24 @@ check_drop_extension()
 	tail -c "+$((offset + 1))" "$c1_log" | grep -q 'waiting for the extension to be installed and configured in database "postgres"' ||
 		lk_note "the expiry worker did not say it waits for the extension"
 
+	# DROP DATABASE gives back the locks of the database's reservations too
+	if lk_newdb 1 lk_dropped 11; then
+		d1=$(lk_new_product 1 lk_dropped DD1 10)
+		key1=$(lk_key "$d1" 11)
+		tok1=$(lk_val 1 lk_dropped "SET inventory.lock_scope = 'order'; SET inventory.lock_ttl = '60s';
+			SELECT lock_token FROM inventory.inv_reserve('DD-1', $d1, 1)")
+		lk_eq "key of the database to drop" "$(rget "$key1")" "$tok1"
+		read -r -a conn <<<"$(lk_conn 1)"
+		"$pgbin/dropdb" "${conn[@]}" lk_dropped || lk_note "dropdb lk_dropped failed"
+		lk_wait 2 lk_key_gone "$key1" ||
+			lk_note "key still in Redis 2 s after DROP DATABASE: $(rget "$key1")"
+	else
+		lk_note "could not create database lk_dropped"
+	fi
+	lk_eq "another database's lock is still untouched" "$(rget "$key_other")" "$tok_other"
+
 	lk_sql 1 lk "SELECT state FROM inventory.inv_release_order('C15-1');"
-	lk_end "DROP EXTENSION gives back its order-scope locks after commit (not after a rollback or savepoint), other databases' stay; the expiry worker waits without errors"
+	lk_end "DROP EXTENSION gives back its order-scope locks after commit (not after a rollback or savepoint), and DROP DATABASE too; other databases' stay; the expiry worker waits without errors"
 }
 
 checks=(check_worker check_outside_holder check_reserve_scope
