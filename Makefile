@@ -18,7 +18,9 @@ OBJS = \
 	src/redis_sentinel.o \
 	src/slots.o \
 	src/csv_reader.o \
-	src/bulk.o
+	src/bulk.o \
+	src/privileges.o \
+	src/extension_drop.o
 
 EXTENSION = inventory
 DATA = inventory--1.0.sql inventory--1.0--1.1.sql

@@ -130,6 +130,7 @@ _PG_init(void)
 	inv_define_lock_settings();
 	inv_sentinel_define_settings();
 	inv_order_lock_init();
+	inv_extension_drop_init();
 
 	/*
 	 * Shared memory and workers exist only when loaded at server start, and

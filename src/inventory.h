@@ -41,13 +41,14 @@
 #define ERRCODE_INV_LOCK_UNAVAILABLE		MAKE_SQLSTATE('I','V','0','1','2')
 #define ERRCODE_INV_STALE_FENCE				MAKE_SQLSTATE('I','V','0','1','3')
 #define ERRCODE_INV_PRODUCT_IN_USE			MAKE_SQLSTATE('I','V','0','1','4')
-#define ERRCODE_INV_INVALID_SLOT_COUNT		MAKE_SQLSTATE('I','V','0','3','0')
-#define ERRCODE_INV_SLOTS_WITH_ALLOCATION	MAKE_SQLSTATE('I','V','0','3','1')
 #define ERRCODE_INV_CSV_SYNTAX				MAKE_SQLSTATE('I','V','0','2','0')
 #define ERRCODE_INV_CSV_ENCODING			MAKE_SQLSTATE('I','V','0','2','1')
 #define ERRCODE_INV_CSV_HEADER				MAKE_SQLSTATE('I','V','0','2','2')
 #define ERRCODE_INV_BULK_CONCURRENT_CHANGE	MAKE_SQLSTATE('I','V','0','2','3')
 #define ERRCODE_INV_CSV_FIELD_TOO_LONG		MAKE_SQLSTATE('I','V','0','2','4')
+#define ERRCODE_INV_INVALID_SLOT_COUNT		MAKE_SQLSTATE('I','V','0','3','0')
+#define ERRCODE_INV_SLOTS_WITH_ALLOCATION	MAKE_SQLSTATE('I','V','0','3','1')
+#define ERRCODE_INV_ACTOR_NOT_ALLOWED		MAKE_SQLSTATE('I','V','0','4','0')
 
 /* Longest order reference, in characters, as the reservation table allows */
 #define INV_MAX_ORDER_REF	200
@@ -127,5 +128,12 @@ extern int	inv_slot_claim(int64 supplier_id, int64 product_id, int nslots,
 extern int	inv_slots_rebalance(int64 supplier_id, int64 product_id,
 								int target, int64 need);
 extern int64 inv_slots_gather(int64 supplier_id, int64 product_id);
+
+/* privileges.c */
+extern const char *inv_caller_name(void);
+extern Datum inv_ledger_actor(char *null_flag);
+
+/* extension_drop.c */
+extern void inv_extension_drop_init(void);
 
 #endif							/* INVENTORY_H */

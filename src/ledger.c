@@ -437,8 +437,8 @@ inv_ledger_record(PG_FUNCTION_ARGS)
 	values[0] = Int64GetDatum(after.supplier_id);
 	values[1] = Int64GetDatum(after.product_id);
 	values[2] = Int16GetDatum(after.slot);
-	values[3] = CStringGetTextDatum(GetUserNameFromId(GetOuterUserId(), false));
-	values[4] = inv_nonempty(inv_actor, &nulls[4]);
+	values[3] = CStringGetTextDatum(inv_caller_name());
+	values[4] = inv_ledger_actor(&nulls[4]);
 	values[5] = CStringGetTextDatum(change ? change->kind : "direct");
 	values[6] = Int64GetDatum(before.stock_level);
 	values[7] = Int64GetDatum(after.stock_level);

@@ -9,4 +9,5 @@ UNION ALL SELECT 'ledger', count(*), md5(string_agg(l::text, '|' ORDER BY l.ledg
 UNION ALL SELECT 'allocation', count(*), md5(string_agg(a::text, '|' ORDER BY a.product_id, a.retailer_id)) FROM inventory.allocation a
 UNION ALL SELECT 'alert', count(*), md5(string_agg(a::text, '|' ORDER BY a.alert_id)) FROM inventory.alert a
 UNION ALL SELECT 'alert_delivery', count(*), md5(string_agg(d::text, '|' ORDER BY d.delivery_id)) FROM inventory.alert_delivery d
-UNION ALL SELECT 'alert_preference', count(*), md5(string_agg(p::text, '|' ORDER BY p.preference_id)) FROM inventory.alert_preference p;
+UNION ALL SELECT 'alert_preference', count(*), md5(string_agg(p::text, '|' ORDER BY p.preference_id)) FROM inventory.alert_preference p
+UNION ALL SELECT 'retailer_role', count(*), md5(string_agg(m::text, '|' ORDER BY m.role_name)) FROM inventory.retailer_role m;

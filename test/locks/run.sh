@@ -39,7 +39,9 @@
 #	   none left in Redis; waited releases alike
 #	16 sessions of one node waiting for a product's lock each get it in
 #	   turn once its holder gives it back (woken by the worker)
-#	17 no server process died of a signal that only a bug sends
+#	17 DROP EXTENSION gives back the locks of its reservations; the expiry
+#	   worker of that database waits without errors
+#	18 no server process died of a signal that only a bug sends
 #
 # Contract (test/run_all.sh): print one line per check, exit 0 only if every
 # check passed.  It ignores the PGHOST/PGPORT cluster run_all.sh started.
@@ -1362,11 +1364,33 @@ check_settings()
 		lk_note "the password is in the server log: $(grep -F "$pw" "$c1_log" | sed "s/$pw/<password>/g" | head -n 3)"
 	fi
 
+	# the file's path is for superusers only
+	out=$("$PSQL" -X -q -A -t -v VERBOSITY=verbose -h "$c1_dir" -p "$c1_port" -U lk_plain -d lk \
+		-c "SHOW inventory.redis_password_file" 2>&1)
+	[[ $out == *42501* ]] || lk_note "a plain role may SHOW inventory.redis_password_file: $out"
+	out=$("$PSQL" -X -q -A -t -h "$c1_dir" -p "$c1_port" -U lk_plain -d lk \
+		-c "SELECT count(*) FROM pg_settings WHERE name = 'inventory.redis_password_file'" 2>&1)
+	lk_eq "pg_settings rows of inventory.redis_password_file for a plain role" "$out" 0
+
+	# a wrong password: refused by Redis, and shown nowhere either
+	printf '%s\n' "$pw-wrong" >"$pwfile.wrong"
+	chmod 600 "$pwfile.wrong"
+	[ "$(id -u)" -eq 0 ] && chown postgres "$pwfile.wrong"
+	lk_val 1 lk "ALTER SYSTEM SET inventory.redis_password_file = '$pwfile.wrong'" >/dev/null
+	lk_val 1 lk "SELECT pg_reload_conf()" >/dev/null
+	lk_wait 10 lk_query_is 1 lk "SELECT connected FROM inventory.inv_lock_stats()" f ||
+		lk_note "still connected with a wrong password"
+	lk_sql 1 lk "SET inventory.lock_scope = 'reserve'; SELECT inventory.inv_lock_probe(1) IS NOT NULL;"
+	out="$LK_ERR $(lk_stat 1 last_error)"
+	[[ $out == *"$pw"* ]] && lk_note "the wrong password shows in an error: $out"
+	grep -qF "$pw" "$c1_log" && lk_note "the wrong password is in the server log"
+
 	lk_val 1 lk "ALTER SYSTEM RESET inventory.redis_password_file" >/dev/null
 	lk_val 1 lk "SELECT pg_reload_conf()" >/dev/null
 	rcli CONFIG SET requirepass "" >/dev/null
 	rpass=""
-	lk_end "bad settings refused with 22023; the Redis password, read from a file, appears in no setting and not in the server log"
+	lk_wait 10 lk_connected 1 || lk_note "not reconnected without the password"
+	lk_end "bad settings refused with 22023; the Redis password, read from a file, appears in no setting, error or log, right or wrong; its path is for superusers only"
 }
 
 # ---------------------------------------------------------------------------
@@ -1400,7 +1424,7 @@ check_not_preloaded()
 }
 
 # ---------------------------------------------------------------------------
-# 15. No process died of a bug.
+# 18. No process died of a bug.
 # ---------------------------------------------------------------------------
 check_no_crash()
 {
@@ -1543,11 +1567,103 @@ check_waiters()
 	lk_end "three waiters on one node each got the lock in turn after A's confirm (all done ${elapsed}s after it), none timed out"
 }
 
+# ---------------------------------------------------------------------------
+# 17. DROP EXTENSION leaves nothing behind: the order-scope locks of its
+#     reservations go back to Redis once the drop commits (not when it is
+#     rolled back, nor undone by a savepoint), locks of other databases stay,
+#     and the expiry worker of that database waits quietly instead of
+#     failing every sweep.
+# ---------------------------------------------------------------------------
+lk_drop_db_locks()
+{
+	lk_val 1 lk "SELECT count(*) FROM inventory.inv_locks() WHERE database = 'postgres'"
+}
+
+check_drop_extension()
+{
+	local d1 d2 other key1 key2 key_other tok1 tok2 tok_other offset wpid errors
+	local -a conn
+
+	lk_begin
+	if [[ $(lk_val 1 postgres "SELECT count(*) FROM pg_extension WHERE extname = 'inventory'") != 1 ]]; then
+		lk_val 1 postgres "CREATE EXTENSION inventory" >/dev/null
+		lk_val 1 postgres "SELECT inventory.inv_configure(10)" >/dev/null
+	fi
+	d1=$(lk_new_product 1 postgres D1 10)
+	d2=$(lk_new_product 1 postgres D2 10)
+	other=$(lk_new_product 1 lk C15 10)
+	key1=$(lk_key "$d1" 10)
+	key2=$(lk_key "$d2" 10)
+	key_other=$(lk_key "$other")
+	tok1=$(lk_val 1 postgres "SET inventory.lock_scope = 'order'; SET inventory.lock_ttl = '60s';
+		SELECT lock_token FROM inventory.inv_reserve('D-1', $d1, 1)")
+	tok2=$(lk_val 1 postgres "SET inventory.lock_scope = 'order'; SET inventory.lock_ttl = '60s';
+		SELECT lock_token FROM inventory.inv_reserve('D-2', $d2, 2)")
+	tok_other=$(lk_val 1 lk "SET inventory.lock_scope = 'order'; SET inventory.lock_ttl = '60s';
+		SELECT lock_token FROM inventory.inv_reserve('C15-1', $other, 1)")
+	[[ $tok1 =~ ^[0-9a-f]{32}$ && $tok2 =~ ^[0-9a-f]{32}$ && $tok_other =~ ^[0-9a-f]{32}$ ]] ||
+		lk_note "order-scope reservations got no tokens: '$tok1' '$tok2' '$tok_other'"
+	lk_eq "locks held for database postgres" "$(lk_drop_db_locks)" 2
+
+	# A drop that is rolled back, or undone by a savepoint, gives nothing back
+	lk_sql 1 postgres "BEGIN; DROP EXTENSION inventory; ROLLBACK;"
+	lk_eq "rolled-back DROP EXTENSION" "$LK_STATE" 00000
+	lk_sql 1 postgres "BEGIN; SAVEPOINT s; DROP EXTENSION inventory; ROLLBACK TO SAVEPOINT s; COMMIT;"
+	lk_eq "DROP EXTENSION undone by a savepoint" "$LK_STATE" 00000
+	sleep 0.5
+	lk_eq "key 1 after the undone drops" "$(rget "$key1")" "$tok1"
+	lk_eq "key 2 after the undone drops" "$(rget "$key2")" "$tok2"
+	lk_eq "locks held for database postgres after the undone drops" "$(lk_drop_db_locks)" 2
+
+	# The drop itself, once the expiry worker has swept the database (every
+	# second) with the extension in place
+	sleep 1.5
+	wpid=$(lk_val 1 lk "SELECT pid FROM pg_stat_activity WHERE backend_type = 'inventory expiry' AND datname = 'postgres'")
+	offset=$(wc -c <"$c1_log")
+	lk_sql 1 postgres "DROP EXTENSION inventory;"
+	lk_eq "DROP EXTENSION" "$LK_STATE" 00000
+	lk_wait 2 lk_keys_gone "$key1" "$key2" ||
+		lk_note "keys still in Redis 2 s after DROP EXTENSION: $(rget "$key1") $(rget "$key2")"
+	lk_eq "locks held for database postgres after the drop" "$(lk_drop_db_locks)" 0
+	lk_eq "another database's lock is untouched" "$(rget "$key_other")" "$tok_other"
+	sleep 1.5
+	lk_keys_gone "$key1" "$key2" || lk_note "a key came back: renewed after the drop"
+
+	# The expiry worker of that database: same process, no errors, waiting
+	sleep 2
+	[[ -n $wpid ]] || lk_note "no expiry worker for database postgres"
+	lk_eq "expiry worker after the drop (same pid)" \
+		"$(lk_val 1 lk "SELECT pid FROM pg_stat_activity WHERE backend_type = 'inventory expiry' AND datname = 'postgres'")" "$wpid"
+	errors=$(tail -c "+$((offset + 1))" "$c1_log" | grep -E 'inventory expiry.*(ERROR|FATAL)')
+	[[ -z $errors ]] || lk_note "the expiry worker fails after the drop: $(head -n 3 <<<"$errors")"
+	tail -c "+$((offset + 1))" "$c1_log" | grep -q 'waiting for the extension to be installed and configured in database "postgres"' ||
+		lk_note "the expiry worker did not say it waits for the extension"
+
+	# DROP DATABASE gives back the locks of the database's reservations too
+	if lk_newdb 1 lk_dropped 11; then
+		d1=$(lk_new_product 1 lk_dropped DD1 10)
+		key1=$(lk_key "$d1" 11)
+		tok1=$(lk_val 1 lk_dropped "SET inventory.lock_scope = 'order'; SET inventory.lock_ttl = '60s';
+			SELECT lock_token FROM inventory.inv_reserve('DD-1', $d1, 1)")
+		lk_eq "key of the database to drop" "$(rget "$key1")" "$tok1"
+		read -r -a conn <<<"$(lk_conn 1)"
+		"$pgbin/dropdb" "${conn[@]}" lk_dropped || lk_note "dropdb lk_dropped failed"
+		lk_wait 2 lk_key_gone "$key1" ||
+			lk_note "key still in Redis 2 s after DROP DATABASE: $(rget "$key1")"
+	else
+		lk_note "could not create database lk_dropped"
+	fi
+	lk_eq "another database's lock is still untouched" "$(rget "$key_other")" "$tok_other"
+
+	lk_sql 1 lk "SELECT state FROM inventory.inv_release_order('C15-1');"
+	lk_end "DROP EXTENSION gives back its order-scope locks after commit (not after a rollback or savepoint), and DROP DATABASE too; other databases' stay; the expiry worker waits without errors"
+}
+
 checks=(check_worker check_outside_holder check_reserve_scope
 	check_order_scope check_renewal check_fencing check_refence
 	check_redis_down check_two_clusters check_sigkill check_race
 	check_settings check_not_preloaded check_worker_faults check_probe_posted
-	check_waiters check_no_crash)
+	check_waiters check_drop_extension check_no_crash)
 for i in "${!checks[@]}"; do
 	# LK_ONLY="6 8": run only those checks (for debugging); keep the numbers.
 	if [[ -n ${LK_ONLY:-} && " $LK_ONLY " != *" $((i + 1)) "* ]]; then

@@ -22,7 +22,7 @@ SELECT has_extension('inventory', 'extension inventory is installed');
 SELECT tables_are('inventory',
 	ARRAY['config', 'holiday', 'product', 'stock_slot', 'reservation', 'ledger',
 		  'allocation', 'alert_preference', 'alert', 'alert_delivery',
-		  'bulk_load'],
+		  'bulk_load', 'retailer_role'],
 	'inventory has exactly its tables');
 SELECT has_table('inventory', 'config', 'table inventory.config exists');
 SELECT has_table('inventory', 'product', 'table inventory.product exists');
@@ -369,9 +369,9 @@ SELECT volatility_is('inventory', 'inv_verify', ARRAY[]::name[], 'stable',
 SELECT volatility_is('inventory', 'inv_reserve',
 	ARRAY['text', 'bigint', 'bigint', 'text'], 'volatile',
 	'inv_reserve() is VOLATILE');
-SELECT isnt_definer('inventory', 'inv_reserve',
+SELECT is_definer('inventory', 'inv_reserve',
 	ARRAY['text', 'bigint', 'bigint', 'text'],
-	'inv_reserve() is not SECURITY DEFINER');
+	'inv_reserve() is SECURITY DEFINER (the service holds no write privilege)');
 
 -- ---------- triggers ----------
 SELECT has_trigger('inventory', 'product', 'product_guard',
@@ -431,7 +431,8 @@ SELECT results_eq(
 			 ('alert_preference_preference_id_seq'), ('allocation'),
 			 ('bulk_load'), ('bulk_load_batch_id_seq'), ('config'), ('holiday'), ('ledger'), ('ledger_ledger_id_seq'), ('product'),
 			 ('product_product_id_seq'), ('reservation'),
-			 ('reservation_reservation_id_seq'), ('stock_slot')$$,
+			 ('reservation_reservation_id_seq'), ('retailer_role'),
+			 ('stock_slot')$$,
 	'pg_dump keeps the data of every table and identity sequence');
 
 SELECT * FROM finish();

@@ -1,8 +1,11 @@
 -- ########## inventory pgTAP: privileges ##########
--- Nothing in the extension is open to PUBLIC: a role that was granted
--- nothing can neither call the functions nor read or write the tables, even
--- once it may look into the schema.  The roles used here are created inside
--- the test transaction and vanish with its rollback.
+-- The privilege model: nothing is open to PUBLIC; the extension's roles
+-- (inventory_admin, inventory_service, inventory_reader, inventory_retailer,
+-- inventory_proxy, inventory_alerts) hold exactly what their job needs; no
+-- role may write the stock tables directly, so every change of stock goes
+-- through the SECURITY DEFINER functions.  Each role is then exercised
+-- through a login-less member created inside the test transaction, which
+-- vanishes with its rollback.
 --
 -- Run with: pg_prove -ovf test/pgtap/*.sql, as a superuser, in a database
 -- where CREATE EXTENSION pgtap, CREATE EXTENSION inventory and
@@ -14,7 +17,7 @@
 BEGIN;
 SET search_path = inventory, public, pg_catalog;
 
-SELECT plan(59);
+SELECT plan(61);
 
 -- ---------- what PUBLIC holds ----------
 SELECT is_empty(
@@ -44,171 +47,229 @@ SELECT is_empty(
 SELECT schema_privs_are('inventory', 'public', ARRAY[]::name[],
 	'PUBLIC holds no privilege on schema inventory');
 
-SELECT function_privs_are('inventory', 'inv_configure', ARRAY['bigint'],
-	'public', ARRAY[]::name[], 'PUBLIC may not execute inv_configure()');
-SELECT function_privs_are('inventory', 'inv_adjust',
-	ARRAY['bigint', 'bigint', 'text', 'text', 'bigint'],
-	'public', ARRAY[]::name[], 'PUBLIC may not execute inv_adjust(bigint, ...)');
+-- ---------- the roles ----------
+SELECT results_eq(
+	$$SELECT rolname::text COLLATE "default", rolcanlogin, rolsuper, rolcreaterole, rolcreatedb
+	  FROM pg_catalog.pg_roles WHERE rolname LIKE 'inventory\_%'
+	  ORDER BY rolname COLLATE "C"$$,
+	$$VALUES ('inventory_admin', false, false, false, false),
+			 ('inventory_alerts', false, false, false, false),
+			 ('inventory_proxy', false, false, false, false),
+			 ('inventory_reader', false, false, false, false),
+			 ('inventory_retailer', false, false, false, false),
+			 ('inventory_service', false, false, false, false)$$,
+	'the extension''s six roles exist, as plain NOLOGIN group roles');
+SELECT schema_privs_are('inventory', r, ARRAY['USAGE'],
+	r || ' may use schema inventory, and not create in it')
+FROM unnest(ARRAY['inventory_admin', 'inventory_service', 'inventory_reader',
+				  'inventory_retailer', 'inventory_alerts']) AS r;
+SELECT schema_privs_are('inventory', 'inventory_proxy', ARRAY[]::name[],
+	'inventory_proxy holds nothing: it only lets its members name an actor');
+
+-- ---------- what each role may execute ----------
+SELECT results_eq(
+	$$SELECT p.oid::regprocedure::text COLLATE "default" AS f
+	  FROM pg_catalog.pg_proc p
+	  WHERE p.pronamespace = 'inventory'::regnamespace
+		AND pg_catalog.has_function_privilege('inventory_service', p.oid, 'EXECUTE')
+	  ORDER BY 1$$,
+	$$VALUES ('inv_cancel(bigint,text)'),
+			 ('inv_cancel_order(text,text)'),
+			 ('inv_confirm(bigint)'),
+			 ('inv_confirm_order(text)'),
+			 ('inv_dispatch(bigint)'),
+			 ('inv_dispatch_order(text)'),
+			 ('inv_expire()'),
+			 ('inv_release(bigint,text)'),
+			 ('inv_release_order(text,text)'),
+			 ('inv_reserve(text,bigint,bigint,text)'),
+			 ('inv_reserve(text,text,bigint,text)'),
+			 ('inv_reserve_order(text,bigint[],bigint[],text)'),
+			 ('inv_reserve_order(text,text[],bigint[],text)')$$,
+	'inventory_service may execute the order path and nothing else');
+SELECT is_empty(
+	$$SELECT p.oid::regprocedure
+	  FROM pg_catalog.pg_proc p
+	  WHERE p.pronamespace = 'inventory'::regnamespace
+		AND pg_catalog.has_function_privilege('inventory_reader', p.oid, 'EXECUTE')
+		AND (p.prosecdef
+			 OR (p.provolatile = 'v'
+				 AND p.proname NOT IN ('inv_locks', 'inv_lock_stats')))$$,
+	'inventory_reader may execute no function that runs with raised rights or changes anything');
+SELECT is_empty(
+	$$SELECT p.oid::regprocedure
+	  FROM pg_catalog.pg_proc p
+	  WHERE p.pronamespace = 'inventory'::regnamespace
+		AND pg_catalog.has_function_privilege('inventory_admin', p.oid, 'EXECUTE')
+		AND p.proname ~ '^inv_(reserve|confirm|release|cancel|dispatch|alert_claim|alert_extend|alert_delivered|alert_failed|my_storefront)'$$,
+	'inventory_admin may execute neither the order path nor the alert consumer''s functions');
+SELECT results_eq(
+	$$SELECT p.oid::regprocedure::text COLLATE "default" AS f
+	  FROM pg_catalog.pg_proc p
+	  WHERE p.pronamespace = 'inventory'::regnamespace
+		AND pg_catalog.has_function_privilege('inventory_retailer', p.oid, 'EXECUTE')
+	  ORDER BY 1$$,
+	$$VALUES ('inv_my_storefront()')$$,
+	'inventory_retailer may execute its own storefront only');
+SELECT results_eq(
+	$$SELECT p.proname::text COLLATE "default" AS f
+	  FROM pg_catalog.pg_proc p
+	  WHERE p.pronamespace = 'inventory'::regnamespace
+		AND pg_catalog.has_function_privilege('inventory_alerts', p.oid, 'EXECUTE')
+	  ORDER BY 1$$,
+	$$VALUES ('inv_alert_claim'), ('inv_alert_delivered'), ('inv_alert_extend'),
+			 ('inv_alert_failed')$$,
+	'inventory_alerts may execute the alert consumer''s four functions only');
 SELECT function_privs_are('inventory', 'inv_adjust',
 	ARRAY['text', 'bigint', 'text', 'text', 'bigint'],
-	'public', ARRAY[]::name[], 'PUBLIC may not execute inv_adjust(text, ...)');
-SELECT function_privs_are('inventory', 'inv_reserve',
-	ARRAY['text', 'bigint', 'bigint', 'text'],
-	'public', ARRAY[]::name[], 'PUBLIC may not execute inv_reserve(text, bigint, ...)');
-SELECT function_privs_are('inventory', 'inv_reserve',
-	ARRAY['text', 'text', 'bigint', 'text'],
-	'public', ARRAY[]::name[], 'PUBLIC may not execute inv_reserve(text, text, ...)');
-SELECT function_privs_are('inventory', 'inv_reserve_order',
-	ARRAY['text', 'bigint[]', 'bigint[]', 'text'],
-	'public', ARRAY[]::name[], 'PUBLIC may not execute inv_reserve_order(text, bigint[], ...)');
-SELECT function_privs_are('inventory', 'inv_reserve_order',
-	ARRAY['text', 'text[]', 'bigint[]', 'text'],
-	'public', ARRAY[]::name[], 'PUBLIC may not execute inv_reserve_order(text, text[], ...)');
-SELECT function_privs_are('inventory', 'inv_confirm', ARRAY['bigint'],
-	'public', ARRAY[]::name[], 'PUBLIC may not execute inv_confirm()');
-SELECT function_privs_are('inventory', 'inv_release', ARRAY['bigint', 'text'],
-	'public', ARRAY[]::name[], 'PUBLIC may not execute inv_release()');
-SELECT function_privs_are('inventory', 'inv_cancel', ARRAY['bigint', 'text'],
-	'public', ARRAY[]::name[], 'PUBLIC may not execute inv_cancel()');
-SELECT function_privs_are('inventory', 'inv_dispatch', ARRAY['bigint'],
-	'public', ARRAY[]::name[], 'PUBLIC may not execute inv_dispatch()');
-SELECT function_privs_are('inventory', 'inv_confirm_order', ARRAY['text'],
-	'public', ARRAY[]::name[], 'PUBLIC may not execute inv_confirm_order()');
-SELECT function_privs_are('inventory', 'inv_release_order',
-	ARRAY['text', 'text'],
-	'public', ARRAY[]::name[], 'PUBLIC may not execute inv_release_order()');
-SELECT function_privs_are('inventory', 'inv_dispatch_order', ARRAY['text'],
-	'public', ARRAY[]::name[], 'PUBLIC may not execute inv_dispatch_order()');
-SELECT function_privs_are('inventory', 'inv_expire', ARRAY[]::name[],
-	'public', ARRAY[]::name[], 'PUBLIC may not execute inv_expire()');
-SELECT function_privs_are('inventory', 'inv_verify', ARRAY[]::name[],
-	'public', ARRAY[]::name[], 'PUBLIC may not execute inv_verify()');
-SELECT function_privs_are('inventory', 'inv_repair', ARRAY['text'],
-	'public', ARRAY[]::name[], 'PUBLIC may not execute inv_repair()');
+	'inventory_admin', ARRAY['EXECUTE'], 'inventory_admin may adjust stock');
+SELECT function_privs_are('inventory', 'inv_set_allocation',
+	ARRAY['text', 'text', 'bigint', 'integer'],
+	'inventory_admin', ARRAY['EXECUTE'], 'inventory_admin may set allocations');
 
-SELECT table_privs_are('inventory', 'config', 'public', ARRAY[]::name[],
-	'PUBLIC holds no privilege on config');
-SELECT table_privs_are('inventory', 'product', 'public', ARRAY[]::name[],
-	'PUBLIC holds no privilege on product');
-SELECT table_privs_are('inventory', 'stock_slot', 'public', ARRAY[]::name[],
-	'PUBLIC holds no privilege on stock_slot');
-SELECT table_privs_are('inventory', 'reservation', 'public', ARRAY[]::name[],
-	'PUBLIC holds no privilege on reservation');
-SELECT table_privs_are('inventory', 'ledger', 'public', ARRAY[]::name[],
-	'PUBLIC holds no privilege on ledger');
-SELECT table_privs_are('inventory', 'stock', 'public', ARRAY[]::name[],
-	'PUBLIC holds no privilege on view stock');
+-- ---------- what each role may do to the tables ----------
+SELECT is_empty(
+	$$SELECT r, c.oid::regclass
+	  FROM pg_catalog.pg_class c,
+		   unnest(ARRAY['inventory_service', 'inventory_reader',
+						'inventory_retailer', 'inventory_alerts',
+						'inventory_proxy']) AS r
+	  WHERE c.relnamespace = 'inventory'::regnamespace
+		AND c.relkind IN ('r', 'v', 'p')
+		AND (pg_catalog.has_table_privilege(r, c.oid,
+				'INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
+			 OR pg_catalog.has_any_column_privilege(r, c.oid, 'INSERT, UPDATE'))$$,
+	'no role but inventory_admin may write any table, or any column of one');
+SELECT is_empty(
+	$$SELECT c.oid::regclass
+	  FROM pg_catalog.pg_class c
+	  WHERE c.relnamespace = 'inventory'::regnamespace
+		AND c.relname IN ('stock_slot', 'reservation', 'ledger', 'allocation',
+						  'alert', 'alert_delivery')
+		AND (pg_catalog.has_table_privilege('inventory_admin', c.oid,
+				'INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
+			 OR pg_catalog.has_any_column_privilege('inventory_admin', c.oid,
+				'INSERT, UPDATE'))$$,
+	'inventory_admin may not write the stock, reservations, ledger, allocations or alert outbox directly');
+SELECT is_empty(
+	$$SELECT r, c.oid::regclass
+	  FROM pg_catalog.pg_class c,
+		   unnest(ARRAY['inventory_service', 'inventory_retailer',
+						'inventory_alerts', 'inventory_proxy']) AS r
+	  WHERE c.relnamespace = 'inventory'::regnamespace
+		AND c.relkind IN ('r', 'v', 'p')
+		AND c.relname <> 'my_allocation'
+		AND pg_catalog.has_table_privilege(r, c.oid, 'SELECT')$$,
+	'the service, retailers, the alert consumer and proxies read no table or view directly');
+SELECT table_privs_are('inventory', t, 'inventory_reader', ARRAY['SELECT'],
+	'inventory_reader may read ' || t || ' and nothing more')
+FROM unnest(ARRAY['stock', 'product', 'stock_slot', 'reservation', 'ledger',
+				  'allocation', 'config', 'holiday']) AS t;
+SELECT table_privs_are('inventory', 'my_allocation', 'inventory_retailer',
+	ARRAY['SELECT'], 'inventory_retailer may read my_allocation');
+SELECT table_privs_are('inventory', 'product', 'inventory_admin',
+	ARRAY['SELECT', 'INSERT', 'DELETE'],
+	'inventory_admin may read, add and remove products (updates are per column)');
+SELECT column_privs_are('inventory', 'product', 'low_stock_threshold',
+	'inventory_admin', ARRAY['SELECT', 'INSERT', 'UPDATE'],
+	'inventory_admin may change a product''s low-stock threshold');
 
--- ---------- a fresh role that may only look into the schema ----------
-CREATE ROLE inv_tap_outsider NOLOGIN;
-GRANT USAGE ON SCHEMA inventory TO inv_tap_outsider;
+-- ---------- a member of each role, at work ----------
+INSERT INTO inventory.product (sku, name) VALUES ('TAP-PRIV', 'privileges');
+SELECT product_id AS pid FROM inventory.product WHERE sku = 'TAP-PRIV' \gset
+SELECT stock_level FROM inventory.inv_adjust(:pid, 20) \gset
 
-SELECT function_privs_are('inventory', 'inv_reserve',
-	ARRAY['text', 'bigint', 'bigint', 'text'],
-	'inv_tap_outsider', ARRAY[]::name[],
-	'a fresh role may not execute inv_reserve()');
-SELECT function_privs_are('inventory', 'inv_adjust',
-	ARRAY['bigint', 'bigint', 'text', 'text', 'bigint'],
-	'inv_tap_outsider', ARRAY[]::name[],
-	'a fresh role may not execute inv_adjust()');
-SELECT table_privs_are('inventory', 'stock_slot', 'inv_tap_outsider',
-	ARRAY[]::name[], 'a fresh role holds no privilege on stock_slot');
-SELECT table_privs_are('inventory', 'ledger', 'inv_tap_outsider',
-	ARRAY[]::name[], 'a fresh role holds no privilege on ledger');
+CREATE ROLE inv_tap_service NOLOGIN IN ROLE inventory_service;
+CREATE ROLE inv_tap_admin NOLOGIN IN ROLE inventory_admin;
+CREATE ROLE inv_tap_reader NOLOGIN IN ROLE inventory_reader;
+CREATE ROLE inv_tap_stranger NOLOGIN;
 
-SET ROLE inv_tap_outsider;
-
+SET ROLE inv_tap_service;
+SELECT lives_ok(
+	$$SELECT inventory.inv_reserve('tap-priv-1', 'TAP-PRIV'::text, 2::bigint)$$,
+	'the service reserves without any privilege on the tables');
+SELECT lives_ok(
+	$$SELECT inventory.inv_confirm_order('tap-priv-1')$$,
+	'the service confirms');
 SELECT throws_ok(
-	$$SELECT inventory.inv_reserve('tap-priv-1', 1::bigint, 1::bigint)$$,
-	'42501', NULL, 'a fresh role cannot call inv_reserve() by product id');
-SELECT throws_ok(
-	$$SELECT inventory.inv_reserve('tap-priv-1', 'TAP-SKU'::text, 1::bigint)$$,
-	'42501', NULL, 'a fresh role cannot call inv_reserve() by SKU');
-SELECT throws_ok(
-	$$SELECT inventory.inv_adjust(1::bigint, 5::bigint)$$,
-	'42501', NULL, 'a fresh role cannot call inv_adjust() by product id');
-SELECT throws_ok(
-	$$SELECT inventory.inv_adjust('TAP-SKU'::text, 5::bigint, 'set')$$,
-	'42501', NULL, 'a fresh role cannot call inv_adjust() by SKU');
-SELECT throws_ok(
-	$$SELECT inventory.inv_reserve_order('tap-priv-2', ARRAY[1]::bigint[],
-										 ARRAY[1]::bigint[])$$,
-	'42501', NULL, 'a fresh role cannot call inv_reserve_order()');
-SELECT throws_ok(
-	$$SELECT inventory.inv_confirm(1)$$,
-	'42501', NULL, 'a fresh role cannot call inv_confirm()');
-SELECT throws_ok(
-	$$SELECT inventory.inv_release(1)$$,
-	'42501', NULL, 'a fresh role cannot call inv_release()');
-SELECT throws_ok(
-	$$SELECT inventory.inv_confirm_order('tap-priv-2')$$,
-	'42501', NULL, 'a fresh role cannot call inv_confirm_order()');
-SELECT throws_ok(
-	$$SELECT * FROM inventory.inv_verify()$$,
-	'42501', NULL, 'a fresh role cannot call inv_verify()');
-SELECT throws_ok(
-	$$SELECT * FROM inventory.inv_repair('tap')$$,
-	'42501', NULL, 'a fresh role cannot call inv_repair()');
-SELECT throws_ok(
-	$$SELECT inventory.inv_configure(2)$$,
-	'42501', NULL, 'a fresh role cannot call inv_configure()');
-
-SELECT throws_ok($$SELECT * FROM inventory.config$$,
-	'42501', NULL, 'a fresh role cannot select from config');
-SELECT throws_ok($$SELECT * FROM inventory.product$$,
-	'42501', NULL, 'a fresh role cannot select from product');
-SELECT throws_ok($$SELECT * FROM inventory.stock_slot$$,
-	'42501', NULL, 'a fresh role cannot select from stock_slot');
-SELECT throws_ok($$SELECT * FROM inventory.reservation$$,
-	'42501', NULL, 'a fresh role cannot select from reservation');
-SELECT throws_ok($$SELECT * FROM inventory.ledger$$,
-	'42501', NULL, 'a fresh role cannot select from ledger');
-SELECT throws_ok($$SELECT * FROM inventory.stock$$,
-	'42501', NULL, 'a fresh role cannot select from view stock');
-SELECT throws_ok(
-	$$INSERT INTO inventory.product (supplier_id, sku) VALUES (1, 'TAP-PRIV')$$,
-	'42501', NULL, 'a fresh role cannot insert into product');
-SELECT throws_ok(
-	$$UPDATE inventory.stock_slot SET stock_level = 1000000$$,
-	'42501', NULL, 'a fresh role cannot update stock_slot');
+	format('SELECT inventory.inv_adjust(%s::bigint, 5::bigint)', :pid),
+	'42501', NULL, 'the service cannot adjust stock');
+SELECT throws_ok($$UPDATE inventory.stock_slot SET stock_level = 1000000$$,
+	'42501', NULL, 'the service cannot update stock_slot directly');
 SELECT throws_ok(
 	$$INSERT INTO inventory.reservation (supplier_id, order_ref, product_id,
 										 quantity, expires_at)
-	  VALUES (1, 'tap-priv-3', 1, 1, now() + interval '1 hour')$$,
-	'42501', NULL, 'a fresh role cannot insert into reservation');
-SELECT throws_ok(
-	$$UPDATE inventory.reservation SET state = 'released'$$,
-	'42501', NULL, 'a fresh role cannot update reservation');
-SELECT throws_ok(
-	$$DELETE FROM inventory.product$$,
-	'42501', NULL, 'a fresh role cannot delete from product');
-SELECT throws_ok(
-	$$INSERT INTO inventory.ledger (supplier_id, product_id, slot, db_user,
-									kind, stock_level_before, stock_level_after,
-									reserved_before, reserved_after,
-									committed_before, committed_after)
-	  VALUES (1, 1, 0, current_user, 'direct', 0, 1, 0, 0, 0, 0)$$,
-	'42501', NULL, 'a fresh role cannot insert into ledger');
-SELECT throws_ok($$TRUNCATE inventory.reservation$$,
-	'42501', NULL, 'a fresh role cannot truncate reservation');
-
+	  VALUES (1, 'tap-priv-x', 1, 1, now() + interval '1 hour')$$,
+	'42501', NULL, 'the service cannot insert a reservation directly');
+SELECT throws_ok($$SELECT * FROM inventory.stock$$,
+	'42501', NULL, 'the service cannot read the stock view');
+SELECT throws_ok($$SELECT * FROM inventory.inv_verify()$$,
+	'42501', NULL, 'the service cannot run inv_verify()');
 RESET ROLE;
 
--- A grant is all it takes: the refusals above came from missing privileges.
-GRANT SELECT ON inventory.stock TO inv_tap_outsider;
-SET ROLE inv_tap_outsider;
-SELECT lives_ok($$SELECT * FROM inventory.stock$$,
-	'once granted SELECT, the role can read view stock');
+SET ROLE inv_tap_admin;
+SELECT lives_ok(
+	$$SELECT inventory.inv_adjust('TAP-PRIV', 5, reason => 'found')$$,
+	'the administrator adjusts stock');
+SELECT lives_ok(
+	$$INSERT INTO inventory.product (sku, name) VALUES ('TAP-PRIV-2', 'second')$$,
+	'the administrator adds a product (its stock row comes with it)');
+SELECT lives_ok(
+	$$UPDATE inventory.product SET low_stock_threshold = 3 WHERE sku = 'TAP-PRIV'$$,
+	'the administrator sets a threshold');
+SELECT lives_ok(
+	$$SELECT inventory.inv_set_allocation('TAP-PRIV', 'retailer-p', 2)$$,
+	'the administrator sets an allocation');
+SELECT lives_ok(
+	$$INSERT INTO inventory.holiday (day, description) VALUES ('2031-01-01', 'tap')$$,
+	'the administrator edits the calendar');
+SELECT lives_ok(
+	$$UPDATE inventory.config SET order_cutoff = '15:00'$$,
+	'the administrator sets the order cut-off');
+SELECT lives_ok(
+	$$INSERT INTO inventory.alert_preference (channel, target) VALUES ('email', 'tap@example.com')$$,
+	'the administrator sets alert preferences');
+SELECT lives_ok(
+	$$INSERT INTO inventory.retailer_role (role_name, retailer_id) VALUES ('inv_tap_reader', 'retailer-p')$$,
+	'the administrator maps a role to a retailer');
+SELECT throws_ok($$UPDATE inventory.config SET supplier_id = 99$$,
+	'42501', NULL, 'the administrator cannot change the supplier id but through inv_configure()');
+SELECT throws_ok($$UPDATE inventory.stock_slot SET stock_level = 1000000$$,
+	'42501', NULL, 'the administrator cannot update stock_slot directly');
+SELECT throws_ok($$UPDATE inventory.product SET supplier_id = 99$$,
+	'42501', NULL, 'the administrator cannot move products to another supplier');
+SELECT throws_ok(
+	$$SELECT inventory.inv_reserve('tap-priv-2', 'TAP-PRIV'::text, 1::bigint)$$,
+	'42501', NULL, 'the administrator cannot place orders');
 RESET ROLE;
 
--- ---------- a fresh role without even schema usage ----------
-CREATE ROLE inv_tap_stranger NOLOGIN;
+SET ROLE inv_tap_reader;
+SELECT is((SELECT stock_level FROM inventory.stock WHERE sku = 'TAP-PRIV'),
+	23::bigint, 'the reader reads the stock view');
+SELECT lives_ok($$SELECT * FROM inventory.inv_storefront('retailer-p')$$,
+	'the reader reads any retailer''s storefront');
+SELECT lives_ok($$SELECT * FROM inventory.ledger$$, 'the reader reads the ledger');
+SELECT throws_ok(
+	$$SELECT inventory.inv_reserve('tap-priv-3', 'TAP-PRIV'::text, 1::bigint)$$,
+	'42501', NULL, 'the reader cannot place orders');
+SELECT throws_ok($$UPDATE inventory.product SET name = 'x'$$,
+	'42501', NULL, 'the reader cannot update products');
+RESET ROLE;
+
+CREATE ROLE inv_tap_alerts NOLOGIN IN ROLE inventory_alerts;
+SET ROLE inv_tap_alerts;
+SELECT lives_ok($$SELECT * FROM inventory.inv_alert_claim('tap-consumer')$$,
+	'the alert consumer claims deliveries');
+SELECT throws_ok($$SELECT * FROM inventory.alert_delivery$$,
+	'42501', NULL, 'the alert consumer cannot read the outbox directly');
+RESET ROLE;
+
 SET ROLE inv_tap_stranger;
 SELECT throws_ok(
 	$$SELECT inventory.inv_reserve('tap-priv-4', 1::bigint, 1::bigint)$$,
-	'42501', NULL, 'a role without schema usage cannot reach inv_reserve()');
+	'42501', NULL, 'a role granted nothing cannot reach inv_reserve()');
 SELECT throws_ok($$SELECT * FROM inventory.stock$$,
-	'42501', NULL, 'a role without schema usage cannot reach view stock');
+	'42501', NULL, 'a role granted nothing cannot reach view stock');
 RESET ROLE;
 
 SELECT is(current_user, session_user, 'back to the session role');
