@@ -427,6 +427,18 @@ ALTER FUNCTION inventory.inv_set_allocation(text, text, bigint, integer)
 	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION inventory.inv_repair(text)
 	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION inventory.inv_bulk_load(text, text, boolean, text)
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION inventory.inv_bulk_load_file(text, text, boolean, text)
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION inventory.inv_set_slots(bigint, integer)
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION inventory.inv_set_slots(text, integer)
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION inventory.inv_gather_slots(bigint)
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION inventory.inv_gather_slots(text)
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION inventory.inv_alert_claim(text, integer, interval)
 	SECURITY DEFINER;
 ALTER FUNCTION inventory.inv_alert_extend(bigint, text, interval)
@@ -439,7 +451,7 @@ ALTER FUNCTION inventory.inv_product_created()
 	SECURITY DEFINER;
 ALTER FUNCTION inventory.inv_product_threshold_changed()
 	SECURITY DEFINER;
-ALTER FUNCTION inventory.inv_low_stock_alert()
+ALTER FUNCTION inventory.inv_raise_low_stock(bigint, bigint, bigint, bigint)
 	SECURITY DEFINER;
 ALTER FUNCTION inventory.inv_ledger_record()
 	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
@@ -501,7 +513,14 @@ GRANT EXECUTE ON FUNCTION
 	inventory.inv_set_allocation(bigint, text, bigint, integer),
 	inventory.inv_set_allocation(text, text, bigint, integer),
 	inventory.inv_repair(text),
-	inventory.inv_lock_probe(integer)
+	inventory.inv_lock_probe(integer),
+	inventory.inv_csv_template(),
+	inventory.inv_bulk_load(text, text, boolean, text),
+	inventory.inv_bulk_load_file(text, text, boolean, text),
+	inventory.inv_set_slots(bigint, integer),
+	inventory.inv_set_slots(text, integer),
+	inventory.inv_gather_slots(bigint),
+	inventory.inv_gather_slots(text)
 	TO inventory_admin;
 GRANT INSERT, DELETE,
 	  UPDATE (sku, name, made_to_order, lead_time_days, low_stock_threshold)
@@ -546,6 +565,8 @@ AS 'MODULE_PATHNAME', 'inv_lock_server'
 LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
 
 REVOKE ALL ON FUNCTION inventory.inv_lock_server() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION inventory.inv_lock_server()
+	TO inventory_reader, inventory_admin;
 
 
 --------------------------------------------------------------------------
@@ -566,3 +587,5 @@ LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
 
 REVOKE ALL ON FUNCTION inventory.inv_lock_probe(pg_catalog.int4, pg_catalog.bool)
 	FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION inventory.inv_lock_probe(pg_catalog.int4, pg_catalog.bool)
+	TO inventory_admin;

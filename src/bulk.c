@@ -850,7 +850,9 @@ inv_bulk_feed_file(InvCsvReader *reader, void *arg)
  *		Load stock levels or changes from a CSV file on the server.
  *
  * Reading any file the server can read is what pg_read_server_files
- * grants, so that is what this asks for, as COPY FROM a file does.
+ * grants, so that is what this asks for, as COPY FROM a file does.  It asks
+ * it of the calling role, not of the owner whose rights the function runs
+ * with.
  */
 Datum
 inv_bulk_load_file(PG_FUNCTION_ARGS)
@@ -862,7 +864,7 @@ inv_bulk_load_file(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("file name must not be null")));
-	if (!has_privs_of_role(GetUserId(), ROLE_PG_READ_SERVER_FILES))
+	if (!has_privs_of_role(GetOuterUserId(), ROLE_PG_READ_SERVER_FILES))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to load stock from a server file"),
