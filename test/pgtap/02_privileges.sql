@@ -17,7 +17,7 @@
 BEGIN;
 SET search_path = inventory, public, pg_catalog;
 
-SELECT plan(61);
+SELECT plan(67);
 
 -- ---------- what PUBLIC holds ----------
 SELECT is_empty(
@@ -94,7 +94,8 @@ SELECT is_empty(
 		AND pg_catalog.has_function_privilege('inventory_reader', p.oid, 'EXECUTE')
 		AND (p.prosecdef
 			 OR (p.provolatile = 'v'
-				 AND p.proname NOT IN ('inv_locks', 'inv_lock_stats')))$$,
+				 AND p.proname NOT IN ('inv_locks', 'inv_lock_stats',
+									 'inv_lock_server')))$$,
 	'inventory_reader may execute no function that runs with raised rights or changes anything');
 SELECT is_empty(
 	$$SELECT p.oid::regprocedure
@@ -205,6 +206,10 @@ SELECT throws_ok($$SELECT * FROM inventory.stock$$,
 	'42501', NULL, 'the service cannot read the stock view');
 SELECT throws_ok($$SELECT * FROM inventory.inv_verify()$$,
 	'42501', NULL, 'the service cannot run inv_verify()');
+SELECT throws_ok($$SELECT inventory.inv_bulk_load(E'sku,quantity\nTAP-PRIV,1\n')$$,
+	'42501', NULL, 'the service cannot load stock from CSV');
+SELECT throws_ok($$SELECT inventory.inv_set_slots('TAP-PRIV', 2)$$,
+	'42501', NULL, 'the service cannot spread a product over slots');
 RESET ROLE;
 
 SET ROLE inv_tap_admin;
@@ -241,6 +246,20 @@ SELECT throws_ok($$UPDATE inventory.product SET supplier_id = 99$$,
 SELECT throws_ok(
 	$$SELECT inventory.inv_reserve('tap-priv-2', 'TAP-PRIV'::text, 1::bigint)$$,
 	'42501', NULL, 'the administrator cannot place orders');
+SELECT is(ARRAY[(inventory.inv_bulk_load(E'sku,quantity,mode\nTAP-PRIV,1,delta\n')).changed,
+				 (inventory.inv_bulk_load(E'sku,quantity,mode\nTAP-PRIV,-1,delta\n')).changed],
+	ARRAY[1, 1]::bigint[],
+	'the administrator loads stock from CSV text');
+SELECT throws_ok(
+	$$SELECT inventory.inv_bulk_load_file('/dev/null')$$,
+	'42501', NULL,
+	'the administrator cannot read a server file without pg_read_server_files, although the function runs with its owner''s rights');
+SELECT lives_ok(
+	$$SELECT inventory.inv_set_slots('TAP-PRIV-2', 2)$$,
+	'the administrator spreads a product over slots');
+SELECT lives_ok(
+	$$SELECT inventory.inv_gather_slots('TAP-PRIV-2')$$,
+	'the administrator gathers a product''s slots');
 RESET ROLE;
 
 SET ROLE inv_tap_reader;
