@@ -115,6 +115,13 @@ SELECT * FROM pg_temp.bulk_stock;
 SELECT count(*) - :ledger_before AS new_ledger_rows FROM inventory.ledger;
 SELECT count(*) AS batches FROM inventory.bulk_load;
 
+-- A negative quantity is a level below zero too when the row takes the
+-- load's default mode (no mode column, or an empty mode field), and the
+-- dry run says so as the load does
+SELECT pg_temp.bulk(E'sku,quantity\nBULK-1,-50\n', dry_run => true);
+SELECT pg_temp.bulk(E'sku,quantity,mode\nBULK-1,-50,\nBULK-2,-1,\n');
+SELECT pg_temp.bulk(E'sku,quantity,mode\nBULK-1,-50,\n', mode => 'delta', dry_run => true);
+
 -- A dry run gives the same report and what the good rows would change
 SELECT pg_temp.bulk(E'sku,quantity,mode\nBULK-1,100,set\nBULK-2,-1,delta\nNO-SUCH,1,set\nBULK-MTO,0,set\n',
 					dry_run => true);

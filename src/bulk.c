@@ -301,6 +301,7 @@ inv_bulk_row(const InvCsvRow *row, void *arg)
 	Datum	   *values;
 	bool	   *isnull;
 	bool		bad_quantity;
+	uint32		problems;
 
 	CHECK_FOR_INTERRUPTS();
 
@@ -327,7 +328,15 @@ inv_bulk_row(const InvCsvRow *row, void *arg)
 	isnull[3] = (row->mode == INV_CSV_MODE_INVALID);
 	values[4] = inv_bulk_text(row->field[INV_CSV_REASON],
 							  row->len[INV_CSV_REASON], &isnull[4]);
-	values[5] = Int32GetDatum((int32) row->problems);
+	/*
+	 * The reader knows a row's own mode only; a negative quantity is a new
+	 * level below zero also when the row takes the load's default "set".
+	 */
+	problems = row->problems;
+	if (row->mode == INV_CSV_MODE_DEFAULT && load->default_set &&
+		!bad_quantity && row->quantity < 0)
+		problems |= INV_CSV_P_NEGATIVE_LEVEL;
+	values[5] = Int32GetDatum((int32) problems);
 	isnull[5] = false;
 	values[6] = Int32GetDatum(row->nfields);
 	isnull[6] = false;

@@ -8,7 +8,10 @@
  * named in inventory.expiry_databases runs it every
  * inventory.expiry_interval, each sweep in a transaction of its own.  A
  * database without the extension, or not yet configured, is skipped until
- * it has both.
+ * it has both.  Once a worker has swept its database, the extension going
+ * away (DROP EXTENSION) ends the worker for good: it exits with status 0,
+ * so the postmaster does not start it again, and nothing of the extension
+ * keeps running for that database.
  *
  * Copyright (c) 2026, the inventory authors
  *
@@ -131,6 +134,7 @@ inv_expiry_worker_main(Datum main_arg)
 {
 	char		dbname[BGW_EXTRALEN];
 	bool		reported_unset = false;
+	bool		swept = false;
 
 	strlcpy(dbname, MyBgworkerEntry->bgw_extra, BGW_EXTRALEN);
 
@@ -158,6 +162,14 @@ inv_expiry_worker_main(Datum main_arg)
 
 		/* Sweep, and say so only when it matters */
 		expired = inv_expiry_sweep();
+		if (expired < 0 && swept)
+		{
+			ereport(LOG,
+					(errmsg("inventory expiry worker for database \"%s\" is stopping because the extension was dropped",
+							dbname),
+					 errhint("Restart the server to sweep the database again once the extension is created anew, or remove it from inventory.expiry_databases.")));
+			proc_exit(0);
+		}
 		if (expired < 0 && !reported_unset)
 		{
 			ereport(LOG,
@@ -168,6 +180,7 @@ inv_expiry_worker_main(Datum main_arg)
 		else if (expired >= 0)
 		{
 			reported_unset = false;
+			swept = true;
 			ereport(DEBUG1,
 					(errmsg_internal("inventory expiry worker expired " INT64_FORMAT " reservations in \"%s\"",
 									 expired, dbname)));

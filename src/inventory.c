@@ -379,7 +379,7 @@ inv_get_supplier_id(void)
 				(errcode(ERRCODE_INV_NOT_CONFIGURED),
 				 errmsg("inventory is not configured for this database"),
 				 errdetail("No supplier id has been set."),
-				 errhint("Call inventory.inv_configure(supplier_id) once, as the extension's owner.")));
+				 errhint("Call inventory.inv_configure(supplier_id) once, as the extension's owner or a member of inventory_admin.")));
 
 	cached_supplier_id = inv_spi_int64(0, 1, &isnull);
 	cached_supplier_lxid = MyProc->lxid;

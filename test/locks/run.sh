@@ -40,7 +40,7 @@
 #	16 sessions of one node waiting for a product's lock each get it in
 #	   turn once its holder gives it back (woken by the worker)
 #	17 DROP EXTENSION gives back the locks of its reservations; the expiry
-#	   worker of that database waits without errors
+#	   worker of that database stops for good, without errors
 #	18 no server process died of a signal that only a bug sends
 #
 # Contract (test/run_all.sh): print one line per check, exit 0 only if every
@@ -1629,15 +1629,18 @@ check_drop_extension()
 	sleep 1.5
 	lk_keys_gone "$key1" "$key2" || lk_note "a key came back: renewed after the drop"
 
-	# The expiry worker of that database: same process, no errors, waiting
+	# The expiry worker of that database: gone for good, without errors
 	sleep 2
 	[[ -n $wpid ]] || lk_note "no expiry worker for database postgres"
-	lk_eq "expiry worker after the drop (same pid)" \
-		"$(lk_val 1 lk "SELECT pid FROM pg_stat_activity WHERE backend_type = 'inventory expiry' AND datname = 'postgres'")" "$wpid"
+	lk_eq "expiry workers of database postgres after the drop" \
+		"$(lk_val 1 lk "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'inventory expiry' AND datname = 'postgres'")" 0
 	errors=$(tail -c "+$((offset + 1))" "$c1_log" | grep -E 'inventory expiry.*(ERROR|FATAL)')
 	[[ -z $errors ]] || lk_note "the expiry worker fails after the drop: $(head -n 3 <<<"$errors")"
-	tail -c "+$((offset + 1))" "$c1_log" | grep -q 'waiting for the extension to be installed and configured in database "postgres"' ||
-		lk_note "the expiry worker did not say it waits for the extension"
+	tail -c "+$((offset + 1))" "$c1_log" | grep -q 'expiry worker for database "postgres" is stopping because the extension was dropped' ||
+		lk_note "the expiry worker did not say it stops"
+	sleep 1.5
+	lk_eq "expiry workers of database postgres 1.5 s later (not restarted)" \
+		"$(lk_val 1 lk "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'inventory expiry' AND datname = 'postgres'")" 0
 
 	# DROP DATABASE gives back the locks of the database's reservations too
 	if lk_newdb 1 lk_dropped 11; then
@@ -1656,7 +1659,7 @@ check_drop_extension()
 	lk_eq "another database's lock is still untouched" "$(rget "$key_other")" "$tok_other"
 
 	lk_sql 1 lk "SELECT state FROM inventory.inv_release_order('C15-1');"
-	lk_end "DROP EXTENSION gives back its order-scope locks after commit (not after a rollback or savepoint), and DROP DATABASE too; other databases' stay; the expiry worker waits without errors"
+	lk_end "DROP EXTENSION gives back its order-scope locks after commit (not after a rollback or savepoint), and DROP DATABASE too; other databases' stay; the expiry worker stops for good without errors"
 }
 
 checks=(check_worker check_outside_holder check_reserve_scope
