@@ -249,6 +249,14 @@ SELECT applied FROM inventory.inv_bulk_load('sku,quantity' || E'\n' ||
 RESET statement_timeout;
 SELECT pg_temp.bulk(E'sku,quantity\nBULK-1,22\n');
 
+-- Spaces inside quotes belong to the SKU, which is compared exactly; around
+-- a quoted name or number they are ignored
+INSERT INTO inventory.product (sku, name) VALUES
+	('SP', 'no spaces'), ('SP ', 'a trailing space'), (' SP', 'a leading space');
+SELECT pg_temp.bulk(E'" SKU ",quantity\n"SP ", 5 \n" SP"," 6"\nSP,7\n');
+SELECT '[' || sku || ']' AS sku, stock_level FROM pg_temp.bulk_stock
+WHERE sku IN ('SP', 'SP ', ' SP') ORDER BY sku COLLATE "C";
+
 -- Everything the loads did is in the ledger, and the books still balance
 SELECT count(*) AS problems FROM inventory.inv_verify();
 

@@ -86,6 +86,23 @@ inv_csv_parser_free(void *ptr)
 }
 
 /*
+ * inv_csv_trim
+ *		Narrow *s and *len to the text between the spaces and tabs around
+ *		it, as a quoted name or number may have.
+ */
+static void
+inv_csv_trim(const char **s, size_t *len)
+{
+	while (*len > 0 && ((*s)[0] == ' ' || (*s)[0] == '\t'))
+	{
+		(*s)++;
+		(*len)--;
+	}
+	while (*len > 0 && ((*s)[*len - 1] == ' ' || (*s)[*len - 1] == '\t'))
+		(*len)--;
+}
+
+/*
  * inv_csv_is_space
  *		libcsv's space test: spaces and tabs around a field are dropped, and
  *		so is the CR of a CRLF line end.
@@ -275,14 +292,11 @@ inv_csv_field_cb(void *data, size_t len, void *arg)
 	if (i >= INV_CSV_MAX_FIELDS)
 		return;
 
-	/* Append, trimming the spaces a quoted field may keep around it */
-	while (len > 0 && (s[0] == ' ' || s[0] == '\t'))
-	{
-		s++;
-		len--;
-	}
-	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-		len--;
+	/*
+	 * Append it as it is: libcsv has dropped the spaces around an unquoted
+	 * field, and those inside quotes belong to the value (a SKU may end in a
+	 * space).  Names and numbers are trimmed where they are read.
+	 */
 	if (reader->buf_used + len + 1 > reader->buf_size)
 	{
 		size_t		want = (reader->buf_used + len + 1) * 2;
@@ -314,6 +328,7 @@ inv_csv_name_matches(const char *field, size_t len, const char *name)
 {
 	size_t		i;
 
+	inv_csv_trim(&field, &len);
 	if (strlen(name) != len)
 		return 0;
 	for (i = 0; i < len; i++)
@@ -396,6 +411,7 @@ inv_csv_parse_quantity(InvCsvRow *row, const char *s, size_t len)
 	uint64_t	magnitude = 0;
 	uint64_t	limit;
 
+	inv_csv_trim(&s, &len);
 	if (len > 0 && (s[0] == '+' || s[0] == '-'))
 	{
 		negative = (s[0] == '-');

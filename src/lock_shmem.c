@@ -27,6 +27,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "catalog/pg_authid.h"
 #include "commands/dbcommands.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -36,6 +37,7 @@
 #include "storage/latch.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
@@ -579,6 +581,10 @@ inv_require_lock_service(void)
  * inv_locks()
  *		The locks this node holds: key, owning reservation, fencing number,
  *		scope, when taken, time left, and the database that took them.
+ *
+ * A node may hold many tenants' databases, so, as pg_stat_activity does
+ * with other roles' queries, it shows other databases' locks only to roles
+ * with the privileges of pg_read_all_stats.
  */
 Datum
 inv_locks(PG_FUNCTION_ARGS)
@@ -588,9 +594,11 @@ inv_locks(PG_FUNCTION_ARGS)
 	int			nheld;
 	int			i;
 	TimestampTz now = GetCurrentTimestamp();
+	bool		all_databases;
 
 	inv_require_lock_service();
 	InitMaterializedSRF(fcinfo, 0);
+	all_databases = has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS);
 
 	/* Copy the table so that no lock is held while building tuples */
 	nheld = inv_lock_shared->nheld;
@@ -605,7 +613,8 @@ inv_locks(PG_FUNCTION_ARGS)
 		bool		nulls[7] = {false};
 		char	   *dbname;
 
-		if (!copy[i].in_use)
+		if (!copy[i].in_use ||
+			(!all_databases && copy[i].database != MyDatabaseId))
 			continue;
 		values[0] = CStringGetTextDatum(copy[i].key);
 		values[1] = Int64GetDatum(copy[i].reservation_id);

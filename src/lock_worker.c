@@ -369,7 +369,14 @@ inv_connect(void)
 		return;
 	}
 	redisSetTimeout(redis, command_tv);
-	redisEnableKeepAlive(redis);
+
+	/*
+	 * TCP keepalive notices a Redis host that vanished without closing the
+	 * connection.  A Unix socket has no such option: asking for it fails
+	 * and would leave the context in error.
+	 */
+	if (host[0] != '/')
+		redisEnableKeepAlive(redis);
 
 	/* Authenticate and pick the database */
 	if (inv_redis_password_file[0] != '\0')

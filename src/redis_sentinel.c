@@ -580,7 +580,11 @@ inv_sentinel_note_server(const char *host, int port)
 		return;
 	SpinLockAcquire(&inv_sentinel_shared->mutex);
 	inv_sentinel_shared->via_sentinel = inv_sentinel_enabled();
-	snprintf(inv_sentinel_shared->server, INV_ADDR_LEN, "%s:%d", host, port);
+	if (host[0] == '/')
+		strlcpy(inv_sentinel_shared->server, host, INV_ADDR_LEN);
+	else
+		snprintf(inv_sentinel_shared->server, INV_ADDR_LEN, "%s:%d",
+				 host, port);
 	if (!inv_sentinel_shared->via_sentinel)
 		inv_sentinel_shared->sentinel[0] = '\0';
 	SpinLockRelease(&inv_sentinel_shared->mutex);

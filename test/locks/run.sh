@@ -41,7 +41,8 @@
 #	   turn once its holder gives it back (woken by the worker)
 #	17 DROP EXTENSION gives back the locks of its reservations; the expiry
 #	   worker of that database stops for good, without errors
-#	18 no server process died of a signal that only a bug sends
+#	18 Redis behind a Unix socket (inventory.redis_host a path)
+#	19 no server process died of a signal that only a bug sends
 #
 # Contract (test/run_all.sh): print one line per check, exit 0 only if every
 # check passed.  It ignores the PGHOST/PGPORT cluster run_all.sh started.
@@ -217,6 +218,7 @@ redis_start()
 	"$REDIS_SERVER" --port "$rport" --bind 127.0.0.1 --save '' \
 		--appendonly no --dir "$work/redis" --daemonize yes \
 		--pidfile "$work/redis/redis.pid" \
+		--unixsocket "$work/redis/redis.sock" --unixsocketperm 777 \
 		--logfile "$work/redis/redis.log" >/dev/null || return 1
 	lk_wait 10 lk_redis_up
 }
@@ -1424,7 +1426,42 @@ check_not_preloaded()
 }
 
 # ---------------------------------------------------------------------------
-# 18. No process died of a bug.
+# 18. Redis behind a Unix socket: inventory.redis_host set to the socket's
+#     path (reloaded, no restart) connects, and orders take their locks
+#     through it; back on TCP afterwards.
+# ---------------------------------------------------------------------------
+lk_on_socket()
+{
+	[[ $(lk_val 1 lk "SELECT connected AND server = '$work/redis/redis.sock' FROM inventory.inv_lock_server()") == t ]]
+}
+
+check_unix_socket()
+{
+	local p key tok
+
+	lk_begin
+	p=$(lk_new_product 1 lk C18 5)
+	key=$(lk_key "$p")
+	lk_val 1 lk "ALTER SYSTEM SET inventory.redis_host = '$work/redis/redis.sock'" >/dev/null
+	lk_val 1 lk "SELECT pg_reload_conf()" >/dev/null
+	lk_wait 10 lk_on_socket ||
+		lk_note "not connected through the socket 10 s after the reload: $(lk_val 1 lk "SELECT server, connected, sentinel_error FROM inventory.inv_lock_server()")"
+	lk_sql 1 lk "SET inventory.lock_scope = 'order';
+		SELECT lock_token FROM inventory.inv_reserve('C18-1', $p, 1);"
+	lk_eq "SQLSTATE of an order-scope reserve through the socket" "$LK_STATE" 00000
+	tok=$(tail -n 1 <<<"$LK_OUT")
+	lk_eq "the key, read over TCP from the same server" "$(rget "$key")" "$tok"
+	lk_sql 1 lk "SELECT state FROM inventory.inv_confirm_order('C18-1');"
+	lk_wait 5 lk_key_gone "$key" || lk_note "key still held after the confirm: $(rget "$key")"
+
+	lk_val 1 lk "ALTER SYSTEM RESET inventory.redis_host" >/dev/null
+	lk_val 1 lk "SELECT pg_reload_conf()" >/dev/null
+	lk_wait 10 lk_connected 1 || lk_note "not back on TCP 10 s after the reset"
+	lk_end "Redis behind a Unix socket: connected after a reload, an order-scope lock taken and given back through it"
+}
+
+# ---------------------------------------------------------------------------
+# 19. No process died of a bug.
 # ---------------------------------------------------------------------------
 check_no_crash()
 {
@@ -1604,6 +1641,11 @@ check_drop_extension()
 	[[ $tok1 =~ ^[0-9a-f]{32}$ && $tok2 =~ ^[0-9a-f]{32}$ && $tok_other =~ ^[0-9a-f]{32}$ ]] ||
 		lk_note "order-scope reservations got no tokens: '$tok1' '$tok2' '$tok_other'"
 	lk_eq "locks held for database postgres" "$(lk_drop_db_locks)" 2
+	lk_eq "databases whose locks a reader of database lk sees" \
+		"$(lk_val 1 lk "CREATE ROLE lk_tenant_reader IN ROLE inventory_reader;
+			SET ROLE lk_tenant_reader;
+			SELECT string_agg(DISTINCT database, ',') FROM inventory.inv_locks();
+			RESET ROLE; DROP ROLE lk_tenant_reader;")" lk
 
 	# A drop that is rolled back, or undone by a savepoint, gives nothing back
 	lk_sql 1 postgres "BEGIN; DROP EXTENSION inventory; ROLLBACK;"
@@ -1666,7 +1708,7 @@ checks=(check_worker check_outside_holder check_reserve_scope
 	check_order_scope check_renewal check_fencing check_refence
 	check_redis_down check_two_clusters check_sigkill check_race
 	check_settings check_not_preloaded check_worker_faults check_probe_posted
-	check_waiters check_drop_extension check_no_crash)
+	check_waiters check_drop_extension check_unix_socket check_no_crash)
 for i in "${!checks[@]}"; do
 	# LK_ONLY="6 8": run only those checks (for debugging); keep the numbers.
 	if [[ -n ${LK_ONLY:-} && " $LK_ONLY " != *" $((i + 1)) "* ]]; then
