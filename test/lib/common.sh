@@ -11,6 +11,8 @@
 #					INV_CLUSTER_DIR; LINEs go into postgresql.conf
 #	inv_cluster_stop		stop the cluster and remove its directory
 #	inv_new_db NAME [SUPPLIER]	createdb, CREATE EXTENSION inventory, inv_configure
+#	inv_wait TIMEOUT CMD...		poll CMD until it succeeds, at most TIMEOUT seconds
+#	inv_since START			seconds since an $EPOCHREALTIME, 3 decimals
 #
 # The cluster lives in a fresh temporary directory, listens on a free port
 # of 127.0.0.1 only, and keeps its socket in that directory.  PostgreSQL
@@ -170,6 +172,31 @@ inv_build_install()
 inv_port_in_use()
 {
 	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+#
+# inv_since START: seconds since START (an $EPOCHREALTIME), 3 decimals.
+#
+inv_since()
+{
+	awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }'
+}
+
+#
+# inv_wait TIMEOUT CMD...: run CMD every 0.05 s until it succeeds; return 1
+# once TIMEOUT seconds have gone by without success.
+#
+inv_wait()
+{
+	local timeout=$1 start=$EPOCHREALTIME
+
+	shift
+	until "$@"; do
+		awk -v a="$start" -v b="$EPOCHREALTIME" -v t="$timeout" \
+			'BEGIN { exit !(b - a > t) }' && return 1
+		sleep 0.05
+	done
+	return 0
 }
 
 #

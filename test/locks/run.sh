@@ -126,7 +126,7 @@ lk_begin()
 	check_start=$EPOCHREALTIME
 	# An earlier check may have left cluster 1 restarting after a crash.
 	if [[ -n $c1_dir ]] && ! lk_connected 1; then
-		lk_wait 30 lk_connected 1 ||
+		inv_wait 30 lk_connected 1 ||
 			lk_note "cluster 1's lock service not connected at the start of the check"
 	fi
 }
@@ -143,7 +143,7 @@ lk_end()
 	local r secs
 
 	check_no=$((check_no + 1))
-	secs=$(lk_since "$check_start")
+	secs=$(inv_since "$check_start")
 	if ((${#reasons[@]} == 0)); then
 		echo "ok $check_no - $1 (${secs}s)"
 	else
@@ -177,27 +177,6 @@ lk_true()
 	fi
 }
 
-# lk_since START: seconds since START (an $EPOCHREALTIME), 3 decimals.
-lk_since()
-{
-	awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }'
-}
-
-# lk_wait TIMEOUT CMD...: poll CMD every 0.05 s until it succeeds; fail
-# after TIMEOUT seconds.
-lk_wait()
-{
-	local timeout=$1 start=$EPOCHREALTIME
-
-	shift
-	until "$@"; do
-		awk -v a="$start" -v b="$EPOCHREALTIME" -v t="$timeout" \
-			'BEGIN { exit !(b - a > t) }' && return 1
-		sleep 0.05
-	done
-	return 0
-}
-
 # ---------------------------------------------------------------------------
 # Redis
 # ---------------------------------------------------------------------------
@@ -220,7 +199,7 @@ redis_start()
 		--pidfile "$work/redis/redis.pid" \
 		--unixsocket "$work/redis/redis.sock" --unixsocketperm 777 \
 		--logfile "$work/redis/redis.log" >/dev/null || return 1
-	lk_wait 10 lk_redis_up
+	inv_wait 10 lk_redis_up
 }
 
 lk_redis_up()
@@ -242,8 +221,8 @@ redis_stop()
 
 	pid=$(redis_pid) || return 0
 	kill -TERM "$pid" 2>/dev/null
-	lk_wait 10 lk_not_running "$pid" || kill -KILL "$pid" 2>/dev/null
-	lk_wait 5 lk_not_running "$pid"
+	inv_wait 10 lk_not_running "$pid" || kill -KILL "$pid" 2>/dev/null
+	inv_wait 5 lk_not_running "$pid"
 }
 
 lk_not_running()
@@ -521,7 +500,7 @@ lk_sync()
 	n=$((LK_SYNC[$name] + 1))
 	LK_SYNC[$name]=$n
 	lk_send "$name" "\\echo __lk_sync_${n}__"
-	lk_wait "${2:-30}" grep -qx "__lk_sync_${n}__" "$work/$name.out"
+	inv_wait "${2:-30}" grep -qx "__lk_sync_${n}__" "$work/$name.out"
 }
 
 # lk_session_pid NAME: set LK_SPID to the session's backend pid.  (Not
@@ -542,7 +521,7 @@ lk_close()
 	[[ -n $pid ]] || return 0
 	printf '\\q\n' 1>&"$fd" 2>/dev/null
 	exec {fd}>&-
-	lk_wait 10 lk_not_running "$pid" || kill "$pid" 2>/dev/null
+	inv_wait 10 lk_not_running "$pid" || kill "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	unset "LK_PID[$name]" "LK_FD[$name]"
 }
@@ -607,7 +586,7 @@ check_worker()
 	local row pid connected activity probe
 
 	lk_begin
-	lk_wait 10 lk_connected 1 || lk_note "the worker did not connect within 10 s"
+	inv_wait 10 lk_connected 1 || lk_note "the worker did not connect within 10 s"
 	row=$(lk_val 1 lk "SELECT coalesce(worker_pid, 0) || ' ' || connected || ' ' || coalesce(last_error, '-') FROM inventory.inv_lock_stats()")
 	read -r pid connected _ <<<"$row"
 	lk_eq "inv_lock_stats().connected" "$connected" true
@@ -662,7 +641,7 @@ check_outside_holder()
 	lk_eq "reservation state" "$LK_OUT" reserved
 	stock=$(lk_stock 1 lk "$p")
 	lk_eq "stock_level reserved committed" "${stock% *}" "10 1 0"
-	lk_wait 2 lk_key_gone "$key" || lk_note "key still there after commit: $(rget "$key")"
+	inv_wait 2 lk_key_gone "$key" || lk_note "key still there after commit: $(rget "$key")"
 	lk_end "a lock held from outside: IV011 after ${elapsed:-?}s with its hint; reserve succeeds once the key is deleted"
 }
 
@@ -693,7 +672,7 @@ check_reserve_scope()
 		"$(lk_val 1 lk "SELECT scope FROM inventory.inv_locks() WHERE key = '$key'")" reserve
 	lk_send s3 "COMMIT;"
 	lk_sync s3
-	lk_wait 2 lk_key_gone "$key" || lk_note "key still there 2 s after COMMIT"
+	inv_wait 2 lk_key_gone "$key" || lk_note "key still there 2 s after COMMIT"
 
 	# rollback
 	lk_send s3 "BEGIN;"
@@ -702,7 +681,7 @@ check_reserve_scope()
 	[[ $(rget "$key") =~ ^[0-9a-f]{32}$ ]] || lk_note "key missing during the second transaction"
 	lk_send s3 "ROLLBACK;"
 	lk_sync s3
-	lk_wait 2 lk_key_gone "$key" || lk_note "key still there 2 s after ROLLBACK"
+	inv_wait 2 lk_key_gone "$key" || lk_note "key still there 2 s after ROLLBACK"
 
 	# savepoint rolled back: the lock goes back before the transaction ends
 	lk_send s3 "BEGIN;"
@@ -712,7 +691,7 @@ check_reserve_scope()
 	[[ $(rget "$key") =~ ^[0-9a-f]{32}$ ]] || lk_note "key missing inside the savepoint"
 	lk_send s3 "ROLLBACK TO SAVEPOINT s;"
 	lk_sync s3
-	lk_wait 2 lk_key_gone "$key" || lk_note "key still there 2 s after ROLLBACK TO SAVEPOINT"
+	inv_wait 2 lk_key_gone "$key" || lk_note "key still there 2 s after ROLLBACK TO SAVEPOINT"
 	state=$(lk_val 1 lk "SELECT state FROM pg_stat_activity WHERE pid = $spid")
 	lk_eq "session state when the key went" "$state" "idle in transaction"
 	# a reserve in a released (committed) savepoint keeps its lock to the end
@@ -723,7 +702,7 @@ check_reserve_scope()
 	[[ $(rget "$key") =~ ^[0-9a-f]{32}$ ]] || lk_note "key missing after RELEASE SAVEPOINT"
 	lk_send s3 "COMMIT;"
 	lk_sync s3
-	lk_wait 2 lk_key_gone "$key" || lk_note "key still there 2 s after the last COMMIT"
+	inv_wait 2 lk_key_gone "$key" || lk_note "key still there 2 s after the last COMMIT"
 
 	# two lines for the product in one transaction: the second reuses the
 	# transaction's lock instead of waiting for it
@@ -737,7 +716,7 @@ check_reserve_scope()
 		"$(sed -n 's/^r[56]=//p' "$work/s3.out" | sort -u | wc -l)" 1
 	lk_send s3 "COMMIT;"
 	lk_sync s3
-	lk_wait 2 lk_key_gone "$key" || lk_note "key still there 2 s after the two-line COMMIT"
+	inv_wait 2 lk_key_gone "$key" || lk_note "key still there 2 s after the two-line COMMIT"
 	lk_close s3
 
 	[[ -s $work/s3.err ]] && lk_note "session errors: $(cat "$work/s3.err")"
@@ -805,7 +784,7 @@ check_order_scope()
 		fi
 		lk_sql 1 lk "SELECT state FROM inventory.inv_${action}_order('$ref');"
 		lk_eq "$action: SQLSTATE" "$LK_STATE" 00000
-		lk_wait 2 lk_key_gone "$key" ||
+		inv_wait 2 lk_key_gone "$key" ||
 			lk_note "$action: key still there 2 s after inv_${action}_order"
 	done
 
@@ -814,7 +793,7 @@ check_order_scope()
 	lk_eq "expire: key value = lock_token" "$(rget "$key")" "$RES_TOKEN"
 	sleep 1.2
 	lk_eq "inv_expire()" "$(lk_val 1 lk "SELECT inventory.inv_expire()")" 1
-	lk_wait 2 lk_key_gone "$key" || lk_note "expire: key still there 2 s after inv_expire()"
+	inv_wait 2 lk_key_gone "$key" || lk_note "expire: key still there 2 s after inv_expire()"
 
 	lk_eq "states" "$(lk_val 1 lk "SELECT string_agg(order_ref || '=' || state, ',' ORDER BY order_ref) FROM inventory.reservation WHERE order_ref LIKE 'C4-%'")" \
 		"C4-A=confirmed,C4-cancel=released,C4-expire=expired,C4-release=released"
@@ -841,7 +820,7 @@ check_renewal()
 	lk_eq "SQLSTATE of the reserve" "$LK_STATE" 00000
 	start=$EPOCHREALTIME
 	while :; do
-		t=$(lk_since "$start")
+		t=$(inv_since "$start")
 		awk "BEGIN { exit !($t > 3.0) }" && break
 		if [[ $(rget "$key") != "$token" ]]; then
 			lost="missing at ${t}s"
@@ -853,7 +832,7 @@ check_renewal()
 	renewed1=$(lk_stat 1 renewed)
 	lk_true "inv_lock_stats().renewed grows by 2+ in 3 s ($renewed0 -> $renewed1)" "${renewed1:-0} >= ${renewed0:-0} + 2"
 	lk_sql 1 lk "SELECT state FROM inventory.inv_release_order('C5-A');"
-	lk_wait 2 lk_key_gone "$key" || lk_note "key still there after inv_release_order"
+	inv_wait 2 lk_key_gone "$key" || lk_note "key still there after inv_release_order"
 
 	# inventory.lock_max_hold = 2: the lease lapses after 2 s + ttl.  The
 	# worker's own lock_ttl is set to the session's too, so that this part
@@ -867,7 +846,7 @@ check_renewal()
 	token=$RES_TOKEN
 	start=$EPOCHREALTIME
 	while :; do
-		t=$(lk_since "$start")
+		t=$(inv_since "$start")
 		if [[ $(rget "$key") == "$token" ]]; then
 			last_seen=$t
 		else
@@ -882,7 +861,7 @@ check_renewal()
 	lk_eq "reservation C5-B state" "$(lk_val 1 lk "SELECT state FROM inventory.reservation WHERE order_ref = 'C5-B'")" reserved
 	lk_eq "stock_level reserved committed" "$(lk_stock 1 lk "$p" | cut -d' ' -f1-3)" "10 3 0"
 	lk_eq "inv_verify() rows" "$(lk_verify_rows 1 lk "$p")" 0
-	lk_wait 2 lk_query_is 1 lk "SELECT count(*) FROM inventory.inv_locks() WHERE key = '$key'" 0 ||
+	inv_wait 2 lk_query_is 1 lk "SELECT count(*) FROM inventory.inv_locks() WHERE key = '$key'" 0 ||
 		lk_note "inv_locks() still lists the key 2 s after it lapsed"
 	lapsed1=$(lk_stat 1 lapsed)
 	lk_true "inv_lock_stats().lapsed grows ($lapsed0 -> $lapsed1)" "${lapsed1:-0} > ${lapsed0:-0}"
@@ -924,7 +903,7 @@ check_fencing()
 	lk_send s6 "SET inventory.lock_scope = 'reserve';"
 	lk_send s6 "SET inventory.lock_ttl = 1000;"
 	lk_send s6 "SELECT reservation_id FROM inventory.inv_reserve('STALL-1', $p, 1);"
-	if lk_wait 5 lk_query_is 1 lk "SELECT wait_event FROM pg_stat_activity WHERE pid = $spid" PgSleep; then
+	if inv_wait 5 lk_query_is 1 lk "SELECT wait_event FROM pg_stat_activity WHERE pid = $spid" PgSleep; then
 		fence_a=$(rget "$key:fence")
 		[[ $(rget "$key") =~ ^[0-9a-f]{32}$ ]] || lk_note "A stalls without holding the key"
 	else
@@ -936,7 +915,7 @@ check_fencing()
 		SET inventory.lock_scope = 'reserve';
 		SET inventory.lock_wait_timeout = 2500;
 		SELECT lock_fence FROM inventory.inv_reserve('B-1', $p, 1);"
-	waited=$(lk_since "$waited")
+	waited=$(inv_since "$waited")
 	b_fence=$LK_OUT
 	lk_eq "SQLSTATE of B" "$LK_STATE" 00000
 	lk_true "B's fence ($b_fence) above A's ($fence_a)" "${b_fence:-0} > ${fence_a:-0}"
@@ -995,7 +974,7 @@ check_refence()
 	lk_true "order scope: lock_fence grows ($before -> $after)" "${after:-0} > $before"
 	lk_eq "order scope: key value = lock_token" "$(rget "$key")" "$RES_TOKEN"
 	lk_sql 1 lk "SELECT state FROM inventory.inv_confirm_order('C7-5');"
-	lk_wait 2 lk_key_gone "$key" || lk_note "key still there after the confirm"
+	inv_wait 2 lk_key_gone "$key" || lk_note "key still there after the confirm"
 	row=$(lk_stock 1 lk "$p")
 	lk_eq "stock_level reserved committed" "${row% *}" "19 4 1"
 	lk_eq "inv_verify() rows" "$(lk_verify_rows 1 lk "$p")" 0
@@ -1054,19 +1033,19 @@ check_redis_down()
 	lk_eq "reservations made during the outage" \
 		"$(lk_val 1 lk "SELECT string_agg(order_ref, ',' ORDER BY order_ref) FROM inventory.reservation WHERE order_ref LIKE 'C8-%'")" "C8-5,C8-6"
 	lk_eq "stock_level reserved committed" "$(lk_stock 1 lk "$p" | cut -d' ' -f1-3)" "20 2 0"
-	down=$(lk_since "$check_start")
+	down=$(inv_since "$check_start")
 
 	if ! redis_start; then
 		lk_note "redis-server did not restart on port $rport"
 	fi
-	lk_wait 15 lk_connected 1 || lk_note "not reconnected 15 s after Redis came back"
+	inv_wait 15 lk_connected 1 || lk_note "not reconnected 15 s after Redis came back"
 	reconnects1=$(lk_stat 1 reconnects)
 	lk_true "inv_lock_stats().reconnects grows ($reconnects0 -> $reconnects1)" "${reconnects1:-0} >= ${reconnects0:-0} + 1"
 	lk_sql 1 lk "
 		SET inventory.lock_scope = 'reserve';
 		SELECT state FROM inventory.inv_reserve('C8-7', $p, 1);"
 	lk_eq "SQLSTATE after Redis came back" "$LK_STATE" 00000
-	lk_wait 2 lk_key_gone "$key" || lk_note "key still there after the commit"
+	inv_wait 2 lk_key_gone "$key" || lk_note "key still there after the commit"
 
 	lines=$(tail -c "+$((offset + 1))" "$c1_log" | grep -c 'inventory lock service cannot reach Redis')
 	lk_eq "server log lines 'cannot reach Redis' for the outage" "$lines" 1
@@ -1098,7 +1077,7 @@ check_two_clusters()
 		lk_new_product "$c" lk_two N-2 1000 >/dev/null
 		lk_eq "cluster $c: product id" "$p1" 1
 	done
-	LK_STATDB=lk_two lk_wait 10 lk_connected 2 || lk_note "cluster 2's worker did not connect"
+	LK_STATDB=lk_two inv_wait 10 lk_connected 2 || lk_note "cluster 2's worker did not connect"
 	key=$(lk_key 1 9)
 
 	lk_sql 1 lk_two "SET inventory.lock_scope = 'order'; SELECT lock_token FROM inventory.inv_reserve('N1-1', 1, 1);"
@@ -1119,7 +1098,7 @@ check_two_clusters()
 	lk_eq "cluster 2 reserve after cluster 1 confirmed" "$LK_STATE" 00000
 	lk_eq "key value = cluster 2's token" "$(rget "$key")" "$LK_OUT"
 	lk_sql 2 lk_two "SELECT state FROM inventory.inv_release_order('N2-1');"
-	lk_wait 2 lk_key_gone "$key" || lk_note "key still there after cluster 2 released"
+	inv_wait 2 lk_key_gone "$key" || lk_note "key still there after cluster 2 released"
 
 	# both clusters race at once, reserve scope
 	c1_before=$(LK_STATDB=lk_two lk_stat 1 contended)
@@ -1210,14 +1189,14 @@ check_sigkill()
 	lk_close s10b
 	# Nobody gives the keys back: they lapse by their TTL (2 s), counted
 	# from the kill since the last renewal came before it.
-	if lk_wait 8 lk_keys_gone "$key1" "$key2"; then
-		t_gone=$(lk_since "$killed")
+	if inv_wait 8 lk_keys_gone "$key1" "$key2"; then
+		t_gone=$(inv_since "$killed")
 		lk_true "keys lapsed ${t_gone}s after the kill (ttl 2 s)" "$t_gone <= 3.5"
 	else
 		lk_note "keys still there 8 s after the kill: $(rcli PTTL "$key1") $(rcli PTTL "$key2") ms left"
 	fi
-	if lk_wait 30 lk_worker_back "${w0:-0}"; then
-		t_restart=$(lk_since "$killed")
+	if inv_wait 30 lk_worker_back "${w0:-0}"; then
+		t_restart=$(inv_since "$killed")
 	else
 		lk_note "the lock service did not come back within 30 s of the crash"
 	fi
@@ -1227,7 +1206,7 @@ check_sigkill()
 	lk_keys_gone "$key1" "$key2" || lk_note "a key is back after the restart"
 	lk_eq "inv_locks() rows after the restart" "$(lk_val 1 postgres "SELECT count(*) FROM inventory.inv_locks() WHERE key IN ('$key1', '$key2')")" 0
 	lk_eq "K-OPEN reservations" "$(lk_val 1 postgres "SELECT count(*) FROM inventory.reservation WHERE order_ref = 'K-OPEN'")" 0
-	lk_wait 15 lk_query_is 1 postgres "SELECT state FROM inventory.reservation WHERE order_ref = 'K-COMMITTED'" expired ||
+	inv_wait 15 lk_query_is 1 postgres "SELECT state FROM inventory.reservation WHERE order_ref = 'K-COMMITTED'" expired ||
 		lk_note "K-COMMITTED not expired by the expiry worker within 15 s: $(lk_val 1 postgres "SELECT state || ' expires ' || expires_at || ' now ' || now() FROM inventory.reservation WHERE order_ref = 'K-COMMITTED'")"
 	row="$(lk_stock 1 postgres "$k1" | cut -d' ' -f1-3)/$(lk_stock 1 postgres "$k2" | cut -d' ' -f1-3)"
 	lk_eq "stock of K1/K2 (level reserved committed)" "$row" "10 0 0/10 0 0"
@@ -1307,7 +1286,7 @@ check_race()
 			lk_note "$scope: could not settle the open orders"
 		lk_eq "$scope: open reservations after settling" \
 			"$(lk_val 1 lk_race "SELECT count(*) FROM inventory.reservation WHERE product_id = $p AND state = 'reserved'")" 0
-		if ! lk_wait 3 lk_key_gone "$key"; then
+		if ! inv_wait 3 lk_key_gone "$key"; then
 			lk_note "$scope: lock key left after all orders were settled: $(rget "$key") (pttl $(rcli PTTL "$key"))"
 		fi
 		keys=$(rcli --scan --pattern 'inventory:supplier:11:product:*' | grep -vc ':fence$')
@@ -1359,7 +1338,7 @@ check_settings()
 	sleep 0.5
 	out=$(lk_val 1 lk "SELECT (SELECT count(*) FROM pg_settings WHERE setting LIKE '%$pw%'); SHOW ALL")
 	[[ $out == *"$pw"* ]] && lk_note "the password is visible: $(grep -F "$pw" <<<"$out")"
-	lk_wait 10 lk_connected 1 || lk_note "not connected with the password: $(lk_stat 1 last_error)"
+	inv_wait 10 lk_connected 1 || lk_note "not connected with the password: $(lk_stat 1 last_error)"
 	lk_sql 1 lk "SET inventory.lock_scope = 'reserve'; SELECT inventory.inv_lock_probe(5) IS NOT NULL;"
 	lk_eq "lock probe with the password" "$LK_STATE" 00000
 	if grep -qF "$pw" "$c1_log"; then
@@ -1380,7 +1359,7 @@ check_settings()
 	[ "$(id -u)" -eq 0 ] && chown postgres "$pwfile.wrong"
 	lk_val 1 lk "ALTER SYSTEM SET inventory.redis_password_file = '$pwfile.wrong'" >/dev/null
 	lk_val 1 lk "SELECT pg_reload_conf()" >/dev/null
-	lk_wait 10 lk_query_is 1 lk "SELECT connected FROM inventory.inv_lock_stats()" f ||
+	inv_wait 10 lk_query_is 1 lk "SELECT connected FROM inventory.inv_lock_stats()" f ||
 		lk_note "still connected with a wrong password"
 	lk_sql 1 lk "SET inventory.lock_scope = 'reserve'; SELECT inventory.inv_lock_probe(1) IS NOT NULL;"
 	out="$LK_ERR $(lk_stat 1 last_error)"
@@ -1391,7 +1370,7 @@ check_settings()
 	lk_val 1 lk "SELECT pg_reload_conf()" >/dev/null
 	rcli CONFIG SET requirepass "" >/dev/null
 	rpass=""
-	lk_wait 10 lk_connected 1 || lk_note "not reconnected without the password"
+	inv_wait 10 lk_connected 1 || lk_note "not reconnected without the password"
 	lk_end "bad settings refused with 22023; the Redis password, read from a file, appears in no setting, error or log, right or wrong; its path is for superusers only"
 }
 
@@ -1444,7 +1423,7 @@ check_unix_socket()
 	key=$(lk_key "$p")
 	lk_val 1 lk "ALTER SYSTEM SET inventory.redis_host = '$work/redis/redis.sock'" >/dev/null
 	lk_val 1 lk "SELECT pg_reload_conf()" >/dev/null
-	lk_wait 10 lk_on_socket ||
+	inv_wait 10 lk_on_socket ||
 		lk_note "not connected through the socket 10 s after the reload: $(lk_val 1 lk "SELECT server, connected, sentinel_error FROM inventory.inv_lock_server()")"
 	lk_sql 1 lk "SET inventory.lock_scope = 'order';
 		SELECT lock_token FROM inventory.inv_reserve('C18-1', $p, 1);"
@@ -1452,11 +1431,11 @@ check_unix_socket()
 	tok=$(tail -n 1 <<<"$LK_OUT")
 	lk_eq "the key, read over TCP from the same server" "$(rget "$key")" "$tok"
 	lk_sql 1 lk "SELECT state FROM inventory.inv_confirm_order('C18-1');"
-	lk_wait 5 lk_key_gone "$key" || lk_note "key still held after the confirm: $(rget "$key")"
+	inv_wait 5 lk_key_gone "$key" || lk_note "key still held after the confirm: $(rget "$key")"
 
 	lk_val 1 lk "ALTER SYSTEM RESET inventory.redis_host" >/dev/null
 	lk_val 1 lk "SELECT pg_reload_conf()" >/dev/null
-	lk_wait 10 lk_connected 1 || lk_note "not back on TCP 10 s after the reset"
+	inv_wait 10 lk_connected 1 || lk_note "not back on TCP 10 s after the reset"
 	lk_end "Redis behind a Unix socket: connected after a reload, an order-scope lock taken and given back through it"
 }
 
@@ -1503,7 +1482,7 @@ check_worker_faults()
 	t1=$(awk '{print $14 + $15}' "/proc/$wpid/stat" 2>/dev/null)
 	lk_true "worker CPU ticks in 3 s with Redis down: $((t1 - t0))" "$((t1 - t0)) < 30"
 	redis_start || lk_note "redis-server did not restart on port $rport"
-	lk_wait 15 lk_connected 1 || lk_note "not reconnected after Redis came back"
+	inv_wait 15 lk_connected 1 || lk_note "not reconnected after Redis came back"
 
 	# A request in flight when the worker dies: Redis is paused so that the
 	# probe stays in flight while the worker is terminated
@@ -1539,12 +1518,12 @@ check_probe_posted()
 	local released0 released1 busy0 busy1 out keys
 
 	lk_begin
-	lk_wait 5 lk_idle || lk_note "the worker was not idle at the start"
+	inv_wait 5 lk_idle || lk_note "the worker was not idle at the start"
 	released0=$(lk_stat 1 released)
 	busy0=$(lk_stat 1 contended)
 	out=$(lk_val 1 lk "SELECT iterations || ' ' || (avg_round_trip_us > 0) FROM inventory.inv_lock_probe(500, false)")
 	lk_eq "inv_lock_probe(500, false)" "$out" "500 true"
-	lk_wait 5 lk_idle || lk_note "locks or releases left in the worker after the probe: $(lk_val 1 lk "SELECT held_locks, queued_releases FROM inventory.inv_lock_stats()")"
+	inv_wait 5 lk_idle || lk_note "locks or releases left in the worker after the probe: $(lk_val 1 lk "SELECT held_locks, queued_releases FROM inventory.inv_lock_stats()")"
 	released1=$(lk_stat 1 released)
 	busy1=$(lk_stat 1 contended)
 	lk_eq "releases counted by the worker" "$((${released1:-0} - ${released0:-0}))" 500
@@ -1592,7 +1571,7 @@ check_waiters()
 	lk_sql 1 lk "SELECT count(*) FROM inventory.inv_confirm_order('C16-A');"
 	lk_eq "A confirmed" "$LK_STATE|$LK_OUT" "00000|1"
 	wait "${waiters[@]}"
-	elapsed=$(lk_since "$t0")
+	elapsed=$(inv_since "$t0")
 	for i in 1 2 3; do
 		lk_eq "waiter $i" "$(grep -E '^(got|confirmed)' "$work/c16_$i.out" | tr '\n' ' ')" \
 			"got|reserved confirmed|1 "
@@ -1600,7 +1579,7 @@ check_waiters()
 	stock=$(lk_stock 1 lk "$p")
 	lk_eq "stock_level reserved committed" "${stock% *}" "6 0 4"
 	lk_eq "inv_verify() rows" "$(lk_verify_rows 1 lk "$p")" 0
-	lk_wait 5 lk_idle || lk_note "locks or releases left in the worker"
+	inv_wait 5 lk_idle || lk_note "locks or releases left in the worker"
 	lk_end "three waiters on one node each got the lock in turn after A's confirm (all done ${elapsed}s after it), none timed out"
 }
 
@@ -1664,7 +1643,7 @@ check_drop_extension()
 	offset=$(wc -c <"$c1_log")
 	lk_sql 1 postgres "DROP EXTENSION inventory;"
 	lk_eq "DROP EXTENSION" "$LK_STATE" 00000
-	lk_wait 2 lk_keys_gone "$key1" "$key2" ||
+	inv_wait 2 lk_keys_gone "$key1" "$key2" ||
 		lk_note "keys still in Redis 2 s after DROP EXTENSION: $(rget "$key1") $(rget "$key2")"
 	lk_eq "locks held for database postgres after the drop" "$(lk_drop_db_locks)" 0
 	lk_eq "another database's lock is untouched" "$(rget "$key_other")" "$tok_other"
@@ -1693,7 +1672,7 @@ check_drop_extension()
 		lk_eq "key of the database to drop" "$(rget "$key1")" "$tok1"
 		read -r -a conn <<<"$(lk_conn 1)"
 		"$pgbin/dropdb" "${conn[@]}" lk_dropped || lk_note "dropdb lk_dropped failed"
-		lk_wait 2 lk_key_gone "$key1" ||
+		inv_wait 2 lk_key_gone "$key1" ||
 			lk_note "key still in Redis 2 s after DROP DATABASE: $(rget "$key1")"
 	else
 		lk_note "could not create database lk_dropped"

@@ -144,10 +144,10 @@ mn_end()
 
 	check_no=$((check_no + 1))
 	if ((${#reasons[@]} == 0)); then
-		echo "ok $check_no - $1 ($(mn_since "$check_start")s)"
+		echo "ok $check_no - $1 ($(inv_since "$check_start")s)"
 	else
 		failures=$((failures + 1))
-		echo "not ok $check_no - $1 ($(mn_since "$check_start")s)"
+		echo "not ok $check_no - $1 ($(inv_since "$check_start")s)"
 		for r in "${reasons[@]}"; do
 			printf '%s\n' "$r" | sed 's/^/#   /'
 		done
@@ -162,27 +162,6 @@ mn_eq()
 mn_true()
 {
 	awk "BEGIN { exit !($2) }" 2>/dev/null || mn_note "$1: not ($2)"
-}
-
-# mn_since START: seconds since START (an $EPOCHREALTIME), 3 decimals.
-mn_since()
-{
-	awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }'
-}
-
-# mn_wait TIMEOUT CMD...: poll CMD every 0.1 s until it succeeds; fail after
-# TIMEOUT seconds.
-mn_wait()
-{
-	local timeout=$1 start=$EPOCHREALTIME
-
-	shift
-	until "$@"; do
-		awk -v a="$start" -v b="$EPOCHREALTIME" -v t="$timeout" \
-			'BEGIN { exit !(b - a > t) }' && return 1
-		sleep 0.1
-	done
-	return 0
 }
 
 mn_not_running()
@@ -230,7 +209,7 @@ redis_start()
 		--appendonly no --dir "$work/$name" --daemonize yes \
 		--pidfile "$work/$name/redis.pid" \
 		--logfile "$work/$name/redis.log" "$@" >/dev/null || return 1
-	mn_wait 10 redis_up "$port"
+	inv_wait 10 redis_up "$port"
 }
 
 redis_up()
@@ -257,7 +236,7 @@ sentinel_start()
 		sentinel parallel-syncs $MASTER 1
 	EOF
 	"$REDIS_SENTINEL" "$dir/sentinel.conf" >/dev/null || return 1
-	mn_wait 10 redis_up "$port"
+	inv_wait 10 redis_up "$port"
 }
 
 # sentinel_master PORT: the master sentinel PORT names, as host:port.
@@ -290,7 +269,7 @@ fake_start()
 	python3 "$here/fake_sentinel.py" "$port" "$work/fake$n.mode" \
 		>"$work/fake$n.log" 2>&1 &
 	bg_pids+=($!)
-	mn_wait 10 fake_up "$port"
+	inv_wait 10 fake_up "$port"
 }
 
 fake_up()
@@ -573,10 +552,10 @@ check_topology()
 	local node row
 
 	mn_begin
-	mn_wait 30 sentinels_ready ||
+	inv_wait 30 sentinels_ready ||
 		mn_note "the sentinels did not agree on master, replica and quorum within 30 s"
 	for node in 1 2 3; do
-		mn_wait 10 mn_on "$node" "$rm_port" ||
+		inv_wait 10 mn_on "$node" "$rm_port" ||
 			mn_note "node $node: not connected to the master: $(mn_server "$node")"
 		row=$(mn_val "$node" "t${node}a" "SELECT source || ' ' || master_name || ' ' || (sentinel IN ('127.0.0.1:${rs_ports[0]}', '127.0.0.1:${rs_ports[1]}', '127.0.0.1:${rs_ports[2]}')) FROM inventory.inv_lock_server()")
 		mn_eq "node $node: source, master name, named by one of our sentinels" "$row" "sentinel $MASTER true"
@@ -595,7 +574,7 @@ check_all_down()
 	before=$(mn_reservations 1 t1a)
 	mn_set1 "SET inventory.redis_sentinels = '127.0.0.1:$dead1, 127.0.0.1:$dead2'"
 	mn_eq "ALTER SYSTEM" "$MN_STATE" 00000
-	mn_wait 10 mn_off 1 || mn_note "node 1 still connected: $(mn_server 1)"
+	inv_wait 10 mn_off 1 || mn_note "node 1 still connected: $(mn_server 1)"
 	mn_reserve1 t1a DOWN-1
 	mn_eq "reserve with every sentinel down (refuse)" "$MN_STATE" IV012
 	detail=$(sed -n 's/^DETAIL:  //p' <<<"$MN_ERR" | head -n 1)
@@ -621,7 +600,7 @@ check_unknown_master()
 	mn_begin
 	mn_set1 "RESET inventory.redis_sentinels" \
 		"SET inventory.redis_master_name = 'nosuch'"
-	mn_wait 10 mn_val_is 1 t1a "SELECT sentinel_error LIKE '%knows no master named \"nosuch\"%' FROM inventory.inv_lock_server()" t ||
+	inv_wait 10 mn_val_is 1 t1a "SELECT sentinel_error LIKE '%knows no master named \"nosuch\"%' FROM inventory.inv_lock_server()" t ||
 		mn_note "no 'knows no master' error: $(mn_val 1 t1a "SELECT sentinel_error FROM inventory.inv_lock_server()")"
 	mn_reserve1 t1a UNKNOWN-1
 	mn_eq "reserve" "$MN_STATE" IV012
@@ -647,13 +626,13 @@ check_names_replica()
 	fake_mode 1 "addr 127.0.0.1 $rr_port"
 	mn_set1 "SET inventory.redis_sentinels = '127.0.0.1:$f1_port'" \
 		"SET inventory.redis_master_name = '$MASTER'"
-	mn_wait 10 mn_val_is 1 t1a "SELECT connected = false AND last_error LIKE '%is not a Redis master%' FROM inventory.inv_lock_stats()" t ||
+	inv_wait 10 mn_val_is 1 t1a "SELECT connected = false AND last_error LIKE '%is not a Redis master%' FROM inventory.inv_lock_stats()" t ||
 		mn_note "the worker did not refuse the replica: $(mn_val 1 t1a "SELECT connected, last_error FROM inventory.inv_lock_stats()")"
 	mn_reserve1 t1a REPLICA-1
 	mn_eq "reserve" "$MN_STATE" IV012
 	detail=$(sed -n 's/^DETAIL:  //p' <<<"$MN_ERR" | head -n 1)
 	[[ $detail == *"not a Redis master"* ]] || mn_note "DETAIL: '$detail'"
-	mn_wait 10 fake_asked_more 1 1 ||
+	inv_wait 10 fake_asked_more 1 1 ||
 		mn_note "the fake sentinel was not asked again after the refusal"
 	mn_end "a sentinel naming the replica: ROLE check refuses it, IV012 (\"$detail\"), asked again $(fake_asked 1) times"
 }
@@ -670,12 +649,12 @@ check_hanging_sentinel()
 	asked=$(fake_asked 2)
 	start=$EPOCHREALTIME
 	mn_set1 "SET inventory.redis_sentinels = '127.0.0.1:$f2_port, ${sentinel_list}'"
-	mn_wait 10 mn_on 1 "$rm_port" ||
+	inv_wait 10 mn_on 1 "$rm_port" ||
 		mn_note "not on the master behind a hanging sentinel: $(mn_server 1)"
 	mn_true "the hanging sentinel was asked" "$(fake_asked 2) > $asked"
 	mn_reserve1 t1a HANG-1
 	mn_eq "reserve" "$MN_STATE" 00000
-	mn_end "a sentinel that accepts and never answers is passed over: on the master after $(mn_since "$start") s"
+	mn_end "a sentinel that accepts and never answers is passed over: on the master after $(inv_since "$start") s"
 }
 
 # ---------------------------------------------------------------------------
@@ -688,7 +667,7 @@ check_demoted()
 	mn_begin
 	fake_mode 1 "addr 127.0.0.1 $rx_port"
 	mn_set1 "SET inventory.redis_sentinels = '127.0.0.1:$f1_port'"
-	mn_wait 10 mn_on 1 "$rx_port" ||
+	inv_wait 10 mn_on 1 "$rx_port" ||
 		mn_note "not on the standalone server: $(mn_server 1)"
 	changes=$(mn_server 1 | cut -d'|' -f4)
 	log_offset=$(wc -c <"${PG_DIR[1]}/server.log")
@@ -698,7 +677,7 @@ check_demoted()
 	fake_mode 1 "addr 127.0.0.1 $rm_port"
 	mn_reserve1 t1a DEMOTED-1
 	state=$MN_STATE
-	mn_wait 10 mn_on 1 "$rm_port" ||
+	inv_wait 10 mn_on 1 "$rm_port" ||
 		mn_note "the worker did not move to the master: $(mn_server 1)"
 	after=$(mn_server 1 | cut -d'|' -f4)
 	mn_true "master_changes grew ($changes -> $after)" "${after:-0} > ${changes:-0}"
@@ -736,7 +715,7 @@ check_bad_settings()
 
 	# Back to the configuration file: the real sentinels
 	mn_set1 "RESET inventory.redis_sentinels" "RESET inventory.redis_master_name"
-	mn_wait 10 mn_on 1 "$rm_port" || mn_note "node 1 not back on the master: $(mn_server 1)"
+	inv_wait 10 mn_on 1 "$rm_port" || mn_note "node 1 not back on the master: $(mn_server 1)"
 	mn_end "malformed sentinel lists and master names refused with 22023; node 1 back on the sentinels"
 }
 
@@ -816,7 +795,7 @@ check_failover()
 	storm "$MN_STORM_SECONDS" one
 	sleep 3
 	for i in "${!T_DB[@]}"; do
-		mn_wait 5 mn_val_is "${T_NODE[i]}" "${T_DB[i]}" \
+		inv_wait 5 mn_val_is "${T_NODE[i]}" "${T_DB[i]}" \
 			"SELECT count(*) > 0 FROM mn_attempt WHERE outcome = 'ok'" t ||
 			mn_note "${T_DB[i]}: no order taken before the failover"
 	done
