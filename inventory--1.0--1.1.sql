@@ -100,10 +100,25 @@ RETURNS inventory.bulk_result
 AS 'MODULE_PATHNAME', 'inv_bulk_load_file'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
 
+/*
+ * The same from a large object, which a client without server file access
+ * streams in (psql's \lo_import): the caller must be able to read it.
+ */
+CREATE FUNCTION inventory.inv_bulk_load_lo(
+	loid pg_catalog.oid,
+	mode pg_catalog.text DEFAULT 'set',
+	dry_run boolean DEFAULT false,
+	reason pg_catalog.text DEFAULT NULL)
+RETURNS inventory.bulk_result
+AS 'MODULE_PATHNAME', 'inv_bulk_load_lo'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
+
 REVOKE ALL ON FUNCTION inventory.inv_csv_template() FROM PUBLIC;
 REVOKE ALL ON FUNCTION inventory.inv_bulk_load(pg_catalog.text,
 	pg_catalog.text, boolean, pg_catalog.text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION inventory.inv_bulk_load_file(pg_catalog.text,
+	pg_catalog.text, boolean, pg_catalog.text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION inventory.inv_bulk_load_lo(pg_catalog.oid,
 	pg_catalog.text, boolean, pg_catalog.text) FROM PUBLIC;
 REVOKE ALL ON TABLE inventory.bulk_load FROM PUBLIC;
 
@@ -431,6 +446,8 @@ ALTER FUNCTION inventory.inv_bulk_load(text, text, boolean, text)
 	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION inventory.inv_bulk_load_file(text, text, boolean, text)
 	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION inventory.inv_bulk_load_lo(oid, text, boolean, text)
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION inventory.inv_set_slots(bigint, integer)
 	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION inventory.inv_set_slots(text, integer)
@@ -517,6 +534,7 @@ GRANT EXECUTE ON FUNCTION
 	inventory.inv_csv_template(),
 	inventory.inv_bulk_load(text, text, boolean, text),
 	inventory.inv_bulk_load_file(text, text, boolean, text),
+	inventory.inv_bulk_load_lo(oid, text, boolean, text),
 	inventory.inv_set_slots(bigint, integer),
 	inventory.inv_set_slots(text, integer),
 	inventory.inv_gather_slots(bigint),

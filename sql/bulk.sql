@@ -229,6 +229,43 @@ SELECT applied, dry_run, rows_read FROM inventory.inv_bulk_load_file(:'bulk_path
 \echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 
+-- The large object variant: a client streams the file in (psql's
+-- \lo_import), and the load reads it back a chunk at a time; a field of
+-- 70,000 bytes spans the chunks
+SELECT lo_from_bytea(4242001, convert_to(E'\xEF\xBB\xBFsku,quantity,mode,reason\r\n'
+	|| 'BULK-1,30,set,' || repeat('r', 70000) || E'\r\nBULK-2,+1,delta,\r\n',
+	'UTF8')) AS lo \gset
+SELECT batch_id AS lo_batch, applied, rows_read, changed, unchanged, rejected
+FROM inventory.inv_bulk_load_lo(:lo, reason => 'from a large object') \gset
+SELECT :'applied' AS applied, :rows_read AS rows_read, :changed AS changed,
+	   source AS source
+FROM inventory.bulk_load WHERE batch_id = :lo_batch;
+SELECT sku, kind, stock_level_after, length(reason) AS reason_length
+FROM pg_temp.bulk_ledger WHERE batch_id = :lo_batch;
+-- ... with the same report as the other variants
+SELECT lo_unlink(:lo);
+SELECT lo_from_bytea(4242002, convert_to(E'sku,quantity\nBULK-1,x\nNO-SUCH,1\n', 'UTF8')) AS lo \gset
+SELECT applied, rejected, problems FROM inventory.inv_bulk_load_lo(:lo);
+SELECT * FROM inventory.inv_bulk_load_lo(NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT lo_unlink(:lo);
+SELECT * FROM inventory.inv_bulk_load_lo(:lo);
+\echo :LAST_ERROR_SQLSTATE
+
+-- The calling role must be allowed to read the large object
+SELECT lo_from_bytea(4242003, convert_to(E'sku,quantity\nBULK-1,31\n', 'UTF8')) AS lo \gset
+GRANT EXECUTE ON FUNCTION inventory.inv_bulk_load_lo(oid, text, boolean, text)
+	TO regress_bulk_clerk;
+SET ROLE regress_bulk_clerk;
+SELECT * FROM inventory.inv_bulk_load_lo(:lo);
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+GRANT SELECT ON LARGE OBJECT :lo TO regress_bulk_clerk;
+SET ROLE regress_bulk_clerk;
+SELECT applied, dry_run, rows_read, changed FROM inventory.inv_bulk_load_lo(:lo, dry_run => true);
+RESET ROLE;
+SELECT lo_unlink(:lo);
+
 -- Two loads in one transaction, and one rolled back to a savepoint: the
 -- work tables of one never get in the way of the next
 BEGIN;

@@ -36,6 +36,8 @@
  */
 #include "postgres.h"
 
+#include <sys/stat.h>
+
 #include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
@@ -46,10 +48,13 @@
 #include "executor/executor.h"
 #include "executor/tuptable.h"
 #include "funcapi.h"
+#include "lib/bloomfilter.h"
+#include "libpq/libpq-fs.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "storage/fd.h"
+#include "storage/large_object.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
@@ -63,6 +68,7 @@
 
 PG_FUNCTION_INFO_V1(inv_bulk_load);
 PG_FUNCTION_INFO_V1(inv_bulk_load_file);
+PG_FUNCTION_INFO_V1(inv_bulk_load_lo);
 
 /* Rows inserted into the staging table at a time, as COPY does */
 #define INV_BULK_BATCH		1000
@@ -70,8 +76,11 @@ PG_FUNCTION_INFO_V1(inv_bulk_load_file);
 /* Bytes read from a server file at a time */
 #define INV_BULK_CHUNK		(64 * 1024)
 
+/* Changed products applied per statement, bounding its trigger queue */
+#define INV_BULK_APPLY_CHUNK	20000
+
 /* Columns of the staging table, in order */
-#define INV_BULK_NCOLS		9
+#define INV_BULK_NCOLS		10
 
 /*
  * The join of the staged rows with the catalogue and the stock rows, for
@@ -102,18 +111,23 @@ PG_FUNCTION_INFO_V1(inv_bulk_load_file);
 	"GROUP BY product_id) sx ON sx.product_id = p.product_id " \
 	"LEFT JOIN (SELECT sku, pg_catalog.count(*) AS copies, " \
 	"pg_catalog.min(line) AS first_line " \
-	"FROM pg_temp.inv_bulk_staging WHERE sku IS NOT NULL " \
+	"FROM pg_temp.inv_bulk_staging WHERE sku IN (SELECT sku " \
+	"FROM pg_temp.inv_bulk_staging WHERE maybe_repeated) " \
 	"GROUP BY sku HAVING pg_catalog.count(*) > 1) d " \
 	"ON d.sku = st.sku"
 
 /*
  * The problem list and the counts, for inv_bulk_report_sql: the problem
  * bits and column counts it tests, then the dry run's change list (or a
- * null array).
+ * null array).  The good rows are counted as all rows less the rejected
+ * ones, so that a clean file, the usual case, is read once more rather
+ * than anti-joined with its (empty) problem list; only a dry run's change
+ * list reads the good rows themselves.
  */
 #define INV_BULK_REPORT_SQL \
 	"WITH problem AS MATERIALIZED (" \
-	"SELECT c.line, c.sku, x.ord, x.problem, x.detail " \
+	"SELECT c.line, c.sku, x.ord, x.problem, x.detail, " \
+	"c.new_level <> c.level AS changes " \
 	"FROM pg_temp.inv_bulk_check c CROSS JOIN LATERAL (VALUES " \
 	"(1, CASE WHEN c.problems & %d <> 0 THEN 'missing columns' END, " \
 	"pg_catalog.format('The header has %d columns; this row has %%s.', c.nfields)), " \
@@ -158,15 +172,21 @@ PG_FUNCTION_INFO_V1(inv_bulk_load_file);
 	"AND x.problem IS NOT NULL), " \
 	"good AS (" \
 	"SELECT c.* FROM pg_temp.inv_bulk_check c " \
-	"WHERE NOT EXISTS (SELECT FROM problem WHERE problem.line = c.line)) " \
+	"WHERE NOT EXISTS (SELECT FROM problem WHERE problem.line = c.line)), " \
+	"every_row AS (SELECT pg_catalog.count(*) AS n, " \
+	"pg_catalog.count(*) FILTER (WHERE new_level <> level) AS changing, " \
+	"pg_catalog.count(*) FILTER (WHERE new_level = level) AS same " \
+	"FROM pg_temp.inv_bulk_check), " \
+	"bad_row AS (SELECT pg_catalog.count(DISTINCT line) AS n, " \
+	"pg_catalog.count(DISTINCT line) FILTER (WHERE changes) AS changing, " \
+	"pg_catalog.count(DISTINCT line) FILTER (WHERE NOT changes) AS same " \
+	"FROM problem) " \
 	"SELECT " \
 	"(SELECT pg_catalog.array_agg(ROW(line, sku, problem, detail)" \
 	"::inventory.bulk_problem ORDER BY line, ord) FROM problem), " \
-	"(SELECT pg_catalog.count(DISTINCT line) FROM problem), " \
-	"(SELECT pg_catalog.count(*) FROM pg_temp.inv_bulk_check), " \
-	"(SELECT pg_catalog.count(*) FROM good WHERE new_level <> level), " \
-	"(SELECT pg_catalog.count(*) FROM good WHERE new_level = level), " \
-	"%s"
+	"b.n, a.n, a.changing - b.changing, a.same - b.same, " \
+	"%s " \
+	"FROM every_row a, bad_row b"
 
 /* The state of one load while the file is read */
 typedef struct InvBulkLoad
@@ -178,7 +198,18 @@ typedef struct InvBulkLoad
 	int			nslots;			/* slots filled and not yet inserted */
 	MemoryContext batch_cxt;	/* the datums of the filled slots */
 	bool		default_set;	/* mode for rows that name none */
+	bloom_filter *skus_seen;	/* the SKUs of the rows staged so far */
 } InvBulkLoad;
+
+/* One product's change, as the apply step reads it from the checked rows */
+typedef struct InvBulkChange
+{
+	int64		product_id;
+	int64		quantity;
+	int32		nslots;			/* the product's stock slots */
+	bool		is_set;			/* a new level, not a delta */
+	char	   *reason;			/* the row's own reason, or NULL */
+} InvBulkChange;
 
 /* A per-product reason for the ledger, from the file's reason column */
 typedef struct InvBulkReason
@@ -259,12 +290,17 @@ inv_bulk_drop_work_tables(void)
 static void
 inv_bulk_flush(InvBulkLoad *load)
 {
+	MemoryContext outer_cxt;
 	int			i;
 
 	if (load->nslots == 0)
 		return;
+
+	/* What the heap keeps of the batch while it inserts goes with it, too */
+	outer_cxt = MemoryContextSwitchTo(load->batch_cxt);
 	table_multi_insert(load->rel, load->slots, load->nslots, load->cid, 0,
 					   load->bistate);
+	MemoryContextSwitchTo(outer_cxt);
 	for (i = 0; i < load->nslots; i++)
 		ExecClearTuple(load->slots[i]);
 	load->nslots = 0;
@@ -289,8 +325,14 @@ inv_bulk_text(const char *s, size_t len, bool *isnull)
  *		The reader's row callback: stage one data row.
  *
  * Staging columns: line, sku, quantity, is_set, reason, problems, nfields,
- * bad_quantity, bad_mode.  A quantity or mode that could not be read is
- * null, with its text kept for the report.
+ * bad_quantity, bad_mode, maybe_repeated.  A quantity or mode that could
+ * not be read is null, with its text kept for the report.
+ *
+ * maybe_repeated marks a row whose SKU an earlier row may have had, as a
+ * Bloom filter of the SKUs seen tells: never wrongly false, seldom wrongly
+ * true.  The check then counts copies of those SKUs only, instead of
+ * grouping every row of the file by SKU, which for a large file is a hash
+ * table of all its SKUs spilled to disk.
  */
 static void
 inv_bulk_row(const InvCsvRow *row, void *arg)
@@ -350,6 +392,18 @@ inv_bulk_row(const InvCsvRow *row, void *arg)
 	if (row->mode == INV_CSV_MODE_INVALID)
 		values[8] = inv_bulk_text(row->field[INV_CSV_MODE],
 								  row->len[INV_CSV_MODE], &isnull[8]);
+	values[9] = BoolGetDatum(false);
+	isnull[9] = false;
+	if (!isnull[1])
+	{
+		unsigned char *sku = (unsigned char *) VARDATA_ANY(values[1]);
+		size_t		sku_len = VARSIZE_ANY_EXHDR(values[1]);
+
+		if (!bloom_lacks_element(load->skus_seen, sku, sku_len))
+			values[9] = BoolGetDatum(true);
+		else
+			bloom_add_element(load->skus_seen, sku, sku_len);
+	}
 
 	MemoryContextSwitchTo(old);
 	ExecStoreVirtualTuple(slot);
@@ -496,48 +550,146 @@ inv_bulk_reason_of(int64 product_id, void *arg)
 }
 
 /*
- * inv_bulk_reasons
- *		The changing rows' own reasons by product, or NULL when no row has
- *		one, which is the common case and costs one empty scan.
+ * inv_bulk_change_cmp
+ *		qsort order of a chunk's changes: by product, the stock table's
+ *		primary key order, so that the UPDATE walks its index forwards.
  */
-static HTAB *
-inv_bulk_reasons(void)
+static int
+inv_bulk_change_cmp(const void *a, const void *b)
 {
-	HTAB	   *reasons = NULL;
-	uint64		i;
+	int64		pa = ((const InvBulkChange *) a)->product_id;
+	int64		pb = ((const InvBulkChange *) b)->product_id;
 
-	inv_bulk_sql("SELECT product_id, reason FROM pg_temp.inv_bulk_check "
-				 "WHERE reason IS NOT NULL AND new_level <> level");
-	for (i = 0; i < SPI_processed; i++)
+	return (pa > pb) - (pa < pb);
+}
+
+/*
+ * inv_bulk_update_plan
+ *		The UPDATE that applies one chunk's changes of one mode, prepared on
+ *		first use.
+ *
+ * The chunk comes as arrays, and the plan is kept generic: a custom plan
+ * would see how many rows the arrays hold and hash them against a scan of
+ * every stock row, once per chunk.  The generic one probes the primary key
+ * for each change.  A set level lands in slot 0 less what the other slots
+ * hold.
+ */
+static SPIPlanPtr
+inv_bulk_update_plan(void)
+{
+	static SPIPlanPtr plan = NULL;
+	static Oid	argtypes[5] = {INT8OID, BOOLOID, INT8ARRAYOID, INT8ARRAYOID,
+	INT4ARRAYOID};
+	static const char sql[] =
+		"UPDATE inventory.stock_slot s "
+		"SET stock_level = CASE WHEN NOT $2 "
+		"THEN s.stock_level + c.quantity "
+		"WHEN c.nslots = 1 THEN c.quantity "
+		"ELSE c.quantity - (SELECT pg_catalog.sum(o.stock_level) "
+		"FROM inventory.stock_slot o WHERE o.supplier_id = $1 "
+		"AND o.product_id = c.product_id AND o.slot <> 0) END "
+		"FROM unnest($3, $4, $5) AS c(product_id, quantity, nslots) "
+		"WHERE s.supplier_id = $1 AND s.product_id = c.product_id "
+		"AND s.slot = 0";
+
+	if (plan == NULL)
 	{
-		bool		isnull;
-		int64		product_id = inv_spi_int64(i, 1, &isnull);
-		InvBulkReason *entry;
+		SPIPlanPtr	prepared;
 
+		prepared = SPI_prepare_cursor(sql, 5, argtypes,
+									  CURSOR_OPT_GENERIC_PLAN);
+		if (prepared == NULL)
+			elog(ERROR, "could not prepare \"%s\": %s",
+				 sql, SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(prepared) != 0)
+			elog(ERROR, "could not keep plan for \"%s\"", sql);
+		plan = prepared;
+	}
+	return plan;
+}
+
+/*
+ * inv_bulk_apply_mode
+ *		Apply the changes of one mode among a chunk's, as one statement of
+ *		the batch; return the rows it changed.
+ */
+static uint64
+inv_bulk_apply_mode(int64 supplier_id, InvBulkChange *changes, int n,
+					bool is_set, InvChange *change, MemoryContext chunk_cxt)
+{
+	static InvPlan update_stock = {NULL, 0, {0}, NULL};
+	MemoryContext outer_cxt = MemoryContextSwitchTo(chunk_cxt);
+	Datum	   *product_ids = palloc(sizeof(Datum) * Max(n, 1));
+	Datum	   *quantities = palloc(sizeof(Datum) * Max(n, 1));
+	Datum	   *nslots = palloc(sizeof(Datum) * Max(n, 1));
+	Datum		args[5];
+	HASHCTL		ctl;
+	HTAB	   *reasons = NULL;
+	int			count = 0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		if (changes[i].is_set != is_set)
+			continue;
+		product_ids[count] = Int64GetDatum(changes[i].product_id);
+		quantities[count] = Int64GetDatum(changes[i].quantity);
+		nslots[count] = Int32GetDatum(changes[i].nslots);
+		count++;
+
+		/* Rows with their own reason lend it to their product's ledger row */
+		if (changes[i].reason == NULL)
+			continue;
 		if (reasons == NULL)
 		{
-			HASHCTL		ctl;
-
 			ctl.keysize = sizeof(int64);
 			ctl.entrysize = sizeof(InvBulkReason);
 			ctl.hcxt = CurrentMemoryContext;
-			reasons = hash_create("inventory bulk reasons", SPI_processed,
-								  &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+			reasons = hash_create("inventory bulk reasons", n, &ctl,
+								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 		}
-		/* In SPI's procedure memory, which outlives the UPDATE */
-		entry = hash_search(reasons, &product_id, HASH_ENTER, NULL);
-		entry->reason = inv_spi_text(i, 2);
+		((InvBulkReason *) hash_search(reasons, &changes[i].product_id,
+									   HASH_ENTER, NULL))->reason =
+			changes[i].reason;
 	}
-	return reasons;
+	if (count == 0)
+	{
+		MemoryContextSwitchTo(outer_cxt);
+		return 0;
+	}
+
+	change->kind = is_set ? "set" : "adjust";
+	change->reason_arg = reasons;
+	change->reason_of = reasons ? inv_bulk_reason_of : NULL;
+
+	args[0] = Int64GetDatum(supplier_id);
+	args[1] = BoolGetDatum(is_set);
+	args[2] = PointerGetDatum(construct_array(product_ids, count, INT8OID,
+											  8, FLOAT8PASSBYVAL,
+											  TYPALIGN_DOUBLE));
+	args[3] = PointerGetDatum(construct_array(quantities, count, INT8OID,
+											  8, FLOAT8PASSBYVAL,
+											  TYPALIGN_DOUBLE));
+	args[4] = PointerGetDatum(construct_array(nslots, count, INT4OID,
+											  4, true, TYPALIGN_INT));
+	update_stock.sql = "the bulk load's stock UPDATE";
+	update_stock.plan = inv_bulk_update_plan();
+	MemoryContextSwitchTo(outer_cxt);
+	inv_plan_run_change(&update_stock, args, NULL, change);
+	return SPI_processed;
 }
 
 /*
  * inv_bulk_apply
  *		Write the checked changes as one batch; return its id.
  *
- * One UPDATE per mode, so that the ledger records a set as "set" and a
- * delta as "adjust", as inv_adjust() does.  Each must change exactly the
- * rows the check expected.
+ * The changes go in chunks of INV_BULK_APPLY_CHUNK products, each one or
+ * two statements (one per mode, so that the ledger records a set as "set"
+ * and a delta as "adjust", as inv_adjust() does).  One statement for the
+ * whole file would queue an after-trigger event per stock row for the
+ * ledger and the low-stock triggers until its end: more memory than the
+ * file itself, for a million rows.  Together the statements must change
+ * exactly the rows the check expected.
  */
 static int64
 inv_bulk_apply(int64 supplier_id, const char *source, const char *reason,
@@ -554,29 +706,18 @@ inv_bulk_apply(int64 supplier_id, const char *source, const char *reason,
 		"ORDER BY c.product_id",
 		0, {0}, NULL
 	};
-	/* A set level lands in slot 0 less what the other slots hold */
-	static InvPlan update_stock = {
-		"UPDATE inventory.stock_slot s "
-		"SET stock_level = CASE WHEN NOT c.is_set "
-		"THEN s.stock_level + c.quantity "
-		"WHEN c.nslots = 1 THEN c.quantity "
-		"ELSE c.quantity - (SELECT pg_catalog.sum(o.stock_level) "
-		"FROM inventory.stock_slot o WHERE o.supplier_id = $1 "
-		"AND o.product_id = c.product_id AND o.slot <> 0) END "
-		"FROM pg_temp.inv_bulk_check c "
-		"WHERE s.supplier_id = $1 AND s.product_id = c.product_id "
-		"AND s.slot = 0 AND c.is_set = $2 AND c.new_level <> c.level",
-		2, {INT8OID, BOOLOID}, NULL
-	};
 	Datum		args[5];
 	bool		isnull;
 	int64		batch_id;
 	InvChange	change = {0};
 	uint64		done = 0;
-	int			pass;
 	int64	   *spread;
 	uint64		nspread;
 	uint64		i;
+	Portal		portal;
+	MemoryContext chunk_cxt;
+	MemoryContext outer_cxt;
+	InvBulkChange *changes;
 
 	/*
 	 * A product spread over several slots first has its free units gathered
@@ -599,23 +740,55 @@ inv_bulk_apply(int64 supplier_id, const char *source, const char *reason,
 	args[4] = Int64GetDatum(unchanged);
 	inv_plan_run(&insert_batch, args, NULL, false, 0);
 	batch_id = inv_spi_int64(0, 1, &isnull);
-
-	/* Rows with their own reason lend it to their product's ledger row */
 	change.batch_id = batch_id;
 	change.reason = reason;
-	change.reason_arg = inv_bulk_reasons();
-	if (change.reason_arg != NULL)
-		change.reason_of = inv_bulk_reason_of;
 
-	for (pass = 0; pass < 2; pass++)
+	/* Apply the changing rows chunk by chunk, in the file's order */
+	portal = SPI_cursor_open_with_args(NULL,
+									   "SELECT product_id, is_set, quantity, "
+									   "nslots, reason "
+									   "FROM pg_temp.inv_bulk_check "
+									   "WHERE new_level <> level",
+									   0, NULL, NULL, NULL, false, 0);
+	chunk_cxt = AllocSetContextCreate(CurrentMemoryContext,
+									  "inventory bulk chunk",
+									  ALLOCSET_DEFAULT_SIZES);
+	for (;;)
 	{
-		bool		is_set = (pass == 0);
+		int			n;
 
-		change.kind = is_set ? "set" : "adjust";
-		args[1] = BoolGetDatum(is_set);
-		inv_plan_run_change(&update_stock, args, NULL, &change);
-		done += SPI_processed;
+		CHECK_FOR_INTERRUPTS();
+		SPI_cursor_fetch(portal, true, INV_BULK_APPLY_CHUNK);
+		n = (int) SPI_processed;
+		if (n == 0)
+			break;
+
+		outer_cxt = MemoryContextSwitchTo(chunk_cxt);
+		changes = palloc(sizeof(InvBulkChange) * n);
+		for (i = 0; i < (uint64) n; i++)
+		{
+			changes[i].product_id = inv_spi_int64(i, 1, &isnull);
+			changes[i].is_set =
+				DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i],
+										   SPI_tuptable->tupdesc, 2,
+										   &isnull));
+			changes[i].quantity = inv_spi_int64(i, 3, &isnull);
+			changes[i].nslots = (int32) inv_spi_int64(i, 4, &isnull);
+			changes[i].reason = inv_spi_text(i, 5);
+		}
+		SPI_freetuptable(SPI_tuptable);
+		qsort(changes, n, sizeof(InvBulkChange), inv_bulk_change_cmp);
+
+		MemoryContextSwitchTo(outer_cxt);
+
+		done += inv_bulk_apply_mode(supplier_id, changes, n, true, &change,
+									chunk_cxt);
+		done += inv_bulk_apply_mode(supplier_id, changes, n, false, &change,
+									chunk_cxt);
+		MemoryContextReset(chunk_cxt);
 	}
+	SPI_cursor_close(portal);
+	MemoryContextDelete(chunk_cxt);
 
 	if (done != (uint64) changed)
 		ereport(ERROR,
@@ -635,7 +808,7 @@ inv_bulk_apply(int64 supplier_id, const char *source, const char *reason,
  * feed is called with the reader until it returns false.
  */
 static Datum
-inv_bulk_run(FunctionCallInfo fcinfo, const char *source,
+inv_bulk_run(FunctionCallInfo fcinfo, const char *source, int64 size_hint,
 			 bool (*feed) (InvCsvReader *reader, void *arg), void *feed_arg)
 {
 	static const InvCsvAllocator allocator = {inv_bulk_realloc, inv_bulk_free};
@@ -690,7 +863,8 @@ inv_bulk_run(FunctionCallInfo fcinfo, const char *source,
 	inv_bulk_sql("CREATE TEMP TABLE inv_bulk_staging ("
 				 "line bigint, sku text, quantity bigint, is_set boolean, "
 				 "reason text, problems integer, nfields integer, "
-				 "bad_quantity text, bad_mode text)");
+				 "bad_quantity text, bad_mode text, "
+				 "maybe_repeated boolean)");
 	memset(&load, 0, sizeof(load));
 	load.rel = table_open(inv_bulk_temp_relid("inv_bulk_staging"),
 						  RowExclusiveLock);
@@ -701,6 +875,13 @@ inv_bulk_run(FunctionCallInfo fcinfo, const char *source,
 										   "inventory bulk batch",
 										   ALLOCSET_DEFAULT_SIZES);
 	load.default_set = (strcmp(mode, "set") == 0);
+
+	/*
+	 * Sized for a row of every 16 bytes of the file (a million rows when
+	 * the size is not known beforehand), within work_mem
+	 */
+	load.skus_seen = bloom_create(size_hint > 0 ? size_hint / 16 : 1000000,
+								  work_mem, 0);
 
 	inv_csv_set_allocator(&allocator);
 	if (inv_csv_init(&reader, inv_bulk_row, &load) != 0)
@@ -820,7 +1001,7 @@ inv_bulk_load(PG_FUNCTION_ARGS)
 	feed.data = VARDATA_ANY(csv);
 	feed.len = VARSIZE_ANY_EXHDR(csv);
 	feed.done = 0;
-	return inv_bulk_run(fcinfo, "text", inv_bulk_feed_text, &feed);
+	return inv_bulk_run(fcinfo, "text", feed.len, inv_bulk_feed_text, &feed);
 }
 
 /* What inv_bulk_load_file feeds: an open server file */
@@ -867,6 +1048,7 @@ Datum
 inv_bulk_load_file(PG_FUNCTION_ARGS)
 {
 	InvBulkFile file;
+	struct stat file_stat;
 	Datum		result;
 
 	if (PG_ARGISNULL(0))
@@ -889,8 +1071,88 @@ inv_bulk_load_file(PG_FUNCTION_ARGS)
 						file.path)));
 	file.buf = palloc(INV_BULK_CHUNK);
 
-	result = inv_bulk_run(fcinfo, file.path, inv_bulk_feed_file, &file);
+	if (fstat(fileno(file.file), &file_stat) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not stat file \"%s\": %m", file.path)));
+	result = inv_bulk_run(fcinfo, file.path, (int64) file_stat.st_size,
+						  inv_bulk_feed_file, &file);
 	FreeFile(file.file);
 	pfree(file.buf);
+	return result;
+}
+
+/* What inv_bulk_load_lo feeds: a large object open for reading */
+typedef struct InvBulkLargeObject
+{
+	int32		fd;				/* as lo_open() returned it */
+} InvBulkLargeObject;
+
+/*
+ * inv_bulk_feed_lo
+ *		Feed the next chunk of a large object; false at its end.
+ *
+ * The SQL-level large object functions are used, rather than the backend's
+ * lower-level reader, because they are what closes the large object table
+ * at the end of the transaction.
+ */
+static bool
+inv_bulk_feed_lo(InvCsvReader *reader, void *arg)
+{
+	InvBulkLargeObject *lo = (InvBulkLargeObject *) arg;
+	bytea	   *chunk;
+	bool		more;
+
+	CHECK_FOR_INTERRUPTS();
+	chunk = DatumGetByteaPP(DirectFunctionCall2(be_loread,
+												Int32GetDatum(lo->fd),
+												Int32GetDatum(INV_BULK_CHUNK)));
+	more = VARSIZE_ANY_EXHDR(chunk) > 0 &&
+		inv_csv_feed(reader, VARDATA_ANY(chunk),
+					 VARSIZE_ANY_EXHDR(chunk)) == INV_CSV_OK;
+	pfree(chunk);
+	return more;
+}
+
+/*
+ * inv_bulk_load_lo(loid, mode, dry_run, reason)
+ *		Load stock levels or changes from a CSV file held in a large object.
+ *
+ * This is how a client sends a large file without server file access and
+ * without the copies of a text argument that PostgreSQL's parser and
+ * planner make: psql's \lo_import (or any driver's large object writer)
+ * streams it in, and the load reads it back a chunk at a time.  The calling
+ * role must be allowed to read the large object, as lo_get() would ask of
+ * it, not the owner whose rights the function runs with.
+ */
+Datum
+inv_bulk_load_lo(PG_FUNCTION_ARGS)
+{
+	InvBulkLargeObject lo;
+	Oid			loid;
+	char		source[32];
+	Datum		result;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("large object OID must not be null")));
+	loid = PG_GETARG_OID(0);
+
+	if (!lo_compat_privileges &&
+		pg_largeobject_aclcheck_snapshot(loid, GetOuterUserId(), ACL_SELECT,
+										 NULL) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for large object %u", loid),
+				 errhint("The role that loads the file must own the large object or have SELECT on it.")));
+
+	lo.fd = DatumGetInt32(DirectFunctionCall2(be_lo_open,
+											  ObjectIdGetDatum(loid),
+											  Int32GetDatum(INV_READ)));
+	snprintf(source, sizeof(source), "large object %u", loid);
+
+	result = inv_bulk_run(fcinfo, source, -1, inv_bulk_feed_lo, &lo);
+	DirectFunctionCall1(be_lo_close, Int32GetDatum(lo.fd));
 	return result;
 }

@@ -16,8 +16,12 @@
 #			trigger writes the one audit row per change.  No checks at all.
 #	file	inventory.inv_bulk_load_file(path): read, check every row, apply,
 #			with the ledger rows tagged by batch.
+#	lo		psql's \lo_import of the file, then
+#			inventory.inv_bulk_load_lo(oid): how a client without server file
+#			access streams a large file in.
 #	text	inventory.inv_bulk_load(:'csv'), the file passed by psql as a
-#			text literal (\set csv `cat file`), as a client would.
+#			text literal (\set csv `cat file`), as a client would with a
+#			small file.
 #
 # For each: wall time of the whole statement(s) in one fresh session and the
 # CPU time its server process spent (utime + stime), each with its
@@ -129,7 +133,7 @@ run_one()
 	echo "$(echo "$end - $start" | bc) $cpu $hwm $peak $ledger $phases"
 }
 
-# The three cases, as psql scripts; each writes its backend's pid first
+# The cases, as psql scripts; each writes its backend's pid first
 # and its /proc status last, from the same session
 cat >"$work/floor.sql" <<'SQL'
 SELECT pg_backend_pid() AS pid \gset
@@ -160,6 +164,20 @@ FROM inventory.inv_bulk_load_file(:'file');
 \setenv INV_WORK :work
 \! cat /proc/$INV_PID/status > $INV_WORK/status; cat /proc/$INV_PID/stat > $INV_WORK/stat
 SQL
+cat >"$work/lo.sql" <<'SQL'
+SELECT pg_backend_pid() AS pid \gset
+\o :work/pid
+\qecho :pid
+\o
+SET client_min_messages = debug1;
+\lo_import :file
+SELECT applied, rows_read, changed, unchanged, rejected
+FROM inventory.inv_bulk_load_lo(:LASTOID);
+\lo_unlink :LASTOID
+\setenv INV_PID :pid
+\setenv INV_WORK :work
+\! cat /proc/$INV_PID/status > $INV_WORK/status; cat /proc/$INV_PID/stat > $INV_WORK/stat
+SQL
 cat >"$work/text.sql" <<'SQL'
 \set csv `cat :file`
 SELECT pg_backend_pid() AS pid \gset
@@ -174,7 +192,7 @@ FROM inventory.inv_bulk_load(:'csv');
 \! cat /proc/$INV_PID/status > $INV_WORK/status; cat /proc/$INV_PID/stat > $INV_WORK/stat
 SQL
 
-cases=(floor file)
+cases=(floor file lo)
 ((text)) && cases+=(text)
 declare -A secs cpus hwms peaks
 for ((r = 1; r <= reps; r++)); do

@@ -13,7 +13,7 @@
 BEGIN;
 SET search_path = inventory, public, pg_catalog;
 
-SELECT plan(148);
+SELECT plan(150);
 
 -- ---------- schema, tables, view ----------
 SELECT has_schema('inventory', 'schema inventory exists');
@@ -282,6 +282,9 @@ SELECT has_function('inventory', 'inv_bulk_load',
 SELECT has_function('inventory', 'inv_bulk_load_file',
 	ARRAY['text', 'text', 'boolean', 'text'],
 	'inv_bulk_load_file(text, text, boolean, text) exists');
+SELECT has_function('inventory', 'inv_bulk_load_lo',
+	ARRAY['oid', 'text', 'boolean', 'text'],
+	'inv_bulk_load_lo(oid, text, boolean, text) exists');
 SELECT function_returns('inventory', 'inv_csv_template', ARRAY[]::name[],
 	'text', 'inv_csv_template() returns text');
 SELECT function_returns('inventory', 'inv_bulk_load',
@@ -290,6 +293,9 @@ SELECT function_returns('inventory', 'inv_bulk_load',
 SELECT function_returns('inventory', 'inv_bulk_load_file',
 	ARRAY['text', 'text', 'boolean', 'text'], 'bulk_result',
 	'inv_bulk_load_file(...) returns a bulk_result');
+SELECT function_returns('inventory', 'inv_bulk_load_lo',
+	ARRAY['oid', 'text', 'boolean', 'text'], 'bulk_result',
+	'inv_bulk_load_lo(...) returns a bulk_result');
 
 SELECT function_returns('inventory', 'inv_supplier_id', ARRAY[]::name[],
 	'bigint', 'inv_supplier_id() returns bigint');

@@ -17,7 +17,7 @@
 BEGIN;
 SET search_path = inventory, public, pg_catalog;
 
-SELECT plan(67);
+SELECT plan(69);
 
 -- ---------- what PUBLIC holds ----------
 SELECT is_empty(
@@ -212,6 +212,9 @@ SELECT throws_ok($$SELECT inventory.inv_set_slots('TAP-PRIV', 2)$$,
 	'42501', NULL, 'the service cannot spread a product over slots');
 RESET ROLE;
 
+-- A large object the administrator did not write, and may not read
+SELECT lo_from_bytea(0, convert_to(E'sku,quantity\nTAP-PRIV,1\n', 'UTF8')) AS tap_foreign_lo \gset
+
 SET ROLE inv_tap_admin;
 SELECT lives_ok(
 	$$SELECT inventory.inv_adjust('TAP-PRIV', 5, reason => 'found')$$,
@@ -250,6 +253,13 @@ SELECT is(ARRAY[(inventory.inv_bulk_load(E'sku,quantity,mode\nTAP-PRIV,1,delta\n
 				 (inventory.inv_bulk_load(E'sku,quantity,mode\nTAP-PRIV,-1,delta\n')).changed],
 	ARRAY[1, 1]::bigint[],
 	'the administrator loads stock from CSV text');
+SELECT lo_from_bytea(0, convert_to(E'sku,quantity,mode\nTAP-PRIV,0,delta\n', 'UTF8')) AS tap_own_lo \gset
+SELECT is((inventory.inv_bulk_load_lo(:tap_own_lo)).rows_read, 1::bigint,
+	'the administrator loads stock from a large object it wrote');
+SELECT throws_ok(
+	format('SELECT inventory.inv_bulk_load_lo(%s)', :tap_foreign_lo),
+	'42501', NULL,
+	'the administrator cannot load from a large object it may not read, although the function runs with its owner''s rights');
 SELECT throws_ok(
 	$$SELECT inventory.inv_bulk_load_file('/dev/null')$$,
 	'42501', NULL,
