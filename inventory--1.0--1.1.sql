@@ -607,3 +607,41 @@ REVOKE ALL ON FUNCTION inventory.inv_lock_probe(pg_catalog.int4, pg_catalog.bool
 	FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION inventory.inv_lock_probe(pg_catalog.int4, pg_catalog.bool)
 	TO inventory_admin;
+
+
+--------------------------------------------------------------------------
+-- A product's made-to-order flag against orders that race the change
+--------------------------------------------------------------------------
+
+/*
+ * product_guard refuses to change the flag while orders of the product are
+ * open, but an order in flight has a reservation row that no other
+ * transaction sees until it commits.  It does hold the product's stock row
+ * locked, though: this trigger, which fires first (triggers fire in name
+ * order), takes those locks, so the guard's check runs after every order in
+ * flight has committed or rolled back, and sees what they left.  It runs
+ * with its owner's rights because the stock rows are not the caller's to
+ * lock.
+ */
+CREATE FUNCTION inventory.inv_product_flag_wait()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM FROM inventory.stock_slot s
+	WHERE s.supplier_id = OLD.supplier_id AND s.product_id = OLD.product_id
+	ORDER BY s.slot
+	FOR NO KEY UPDATE;
+	RETURN NEW;
+END
+$$;
+
+REVOKE ALL ON FUNCTION inventory.inv_product_flag_wait() FROM PUBLIC;
+
+CREATE TRIGGER product_flag_awaits_orders
+	BEFORE UPDATE OF made_to_order ON inventory.product
+	FOR EACH ROW
+	WHEN (NEW.made_to_order IS DISTINCT FROM OLD.made_to_order)
+	EXECUTE FUNCTION inventory.inv_product_flag_wait();
