@@ -88,7 +88,7 @@ PG_FUNCTION_INFO_V1(inv_bulk_load_lo);
  */
 #define INV_BULK_CHECK_SQL \
 	"CREATE TEMP TABLE inv_bulk_check AS " \
-	"SELECT st.*, p.product_id, p.made_to_order, " \
+	"SELECT st.*, p.product_id, p.made_to_order, s0.ctid AS stock_tid, " \
 	"s0.stock_level + COALESCE(sx.level, 0) AS level, " \
 	"s0.reserved + COALESCE(sx.reserved, 0) AS reserved, " \
 	"1 + COALESCE(sx.nslots, 0) AS nslots, " \
@@ -204,6 +204,7 @@ typedef struct InvBulkLoad
 /* One product's change, as the apply step reads it from the checked rows */
 typedef struct InvBulkChange
 {
+	ItemPointerData stock_tid;	/* where the check found its slot 0 */
 	int64		product_id;
 	int64		quantity;
 	int32		nslots;			/* the product's stock slots */
@@ -551,132 +552,214 @@ inv_bulk_reason_of(int64 product_id, void *arg)
 
 /*
  * inv_bulk_change_cmp
- *		qsort order of a chunk's changes: by product, the stock table's
- *		primary key order, so that the UPDATE walks its index forwards.
+ *		qsort order of a chunk's changes: by where their stock row was when
+ *		the check read it, so that the UPDATE walks the heap forwards.
  */
 static int
 inv_bulk_change_cmp(const void *a, const void *b)
 {
-	int64		pa = ((const InvBulkChange *) a)->product_id;
-	int64		pb = ((const InvBulkChange *) b)->product_id;
-
-	return (pa > pb) - (pa < pb);
+	return ItemPointerCompare(&((InvBulkChange *) a)->stock_tid,
+							  &((InvBulkChange *) b)->stock_tid);
 }
 
 /*
- * inv_bulk_update_plan
- *		The UPDATE that applies one chunk's changes of one mode, prepared on
- *		first use.
- *
- * The chunk comes as arrays, and the plan is kept generic: a custom plan
- * would see how many rows the arrays hold and hash them against a scan of
- * every stock row, once per chunk.  The generic one probes the primary key
- * for each change.  A set level lands in slot 0 less what the other slots
- * hold.
+ * inv_bulk_prepare
+ *		Prepare and keep a statement of the apply step, with a generic plan:
+ *		a custom one would see how many rows the arrays hold and hash them
+ *		against a scan of every stock row, once per chunk.
  */
 static SPIPlanPtr
-inv_bulk_update_plan(void)
+inv_bulk_prepare(const char *sql, int nargs, Oid *argtypes)
 {
-	static SPIPlanPtr plan = NULL;
-	static Oid	argtypes[5] = {INT8OID, BOOLOID, INT8ARRAYOID, INT8ARRAYOID,
-	INT4ARRAYOID};
-	static const char sql[] =
-		"UPDATE inventory.stock_slot s "
-		"SET stock_level = CASE WHEN NOT $2 "
-		"THEN s.stock_level + c.quantity "
-		"WHEN c.nslots = 1 THEN c.quantity "
-		"ELSE c.quantity - (SELECT pg_catalog.sum(o.stock_level) "
-		"FROM inventory.stock_slot o WHERE o.supplier_id = $1 "
-		"AND o.product_id = c.product_id AND o.slot <> 0) END "
-		"FROM unnest($3, $4, $5) AS c(product_id, quantity, nslots) "
-		"WHERE s.supplier_id = $1 AND s.product_id = c.product_id "
-		"AND s.slot = 0";
+	SPIPlanPtr	prepared;
 
-	if (plan == NULL)
-	{
-		SPIPlanPtr	prepared;
+	prepared = SPI_prepare_cursor(sql, nargs, argtypes,
+								  CURSOR_OPT_GENERIC_PLAN);
+	if (prepared == NULL)
+		elog(ERROR, "could not prepare \"%s\": %s",
+			 sql, SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(prepared) != 0)
+		elog(ERROR, "could not keep plan for \"%s\"", sql);
+	return prepared;
+}
 
-		prepared = SPI_prepare_cursor(sql, 5, argtypes,
-									  CURSOR_OPT_GENERIC_PLAN);
-		if (prepared == NULL)
-			elog(ERROR, "could not prepare \"%s\": %s",
-				 sql, SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(prepared) != 0)
-			elog(ERROR, "could not keep plan for \"%s\"", sql);
-		plan = prepared;
-	}
-	return plan;
+/*
+ * inv_bulk_array
+ *		An array datum of count int8, int4 or tid values.
+ */
+static Datum
+inv_bulk_array(Datum *values, int count, Oid type)
+{
+	if (type == INT8OID)
+		return PointerGetDatum(construct_array(values, count, INT8OID, 8,
+											   FLOAT8PASSBYVAL,
+											   TYPALIGN_DOUBLE));
+	if (type == INT4OID)
+		return PointerGetDatum(construct_array(values, count, INT4OID, 4,
+											   true, TYPALIGN_INT));
+	return PointerGetDatum(construct_array(values, count, TIDOID,
+										   sizeof(ItemPointerData), false,
+										   TYPALIGN_SHORT));
 }
 
 /*
  * inv_bulk_apply_mode
- *		Apply the changes of one mode among a chunk's, as one statement of
- *		the batch; return the rows it changed.
+ *		Apply the changes of one mode among a chunk's, as statements of the
+ *		batch; return the rows they changed.
+ *
+ * The check read each product's slot 0 and noted where it was.  A product
+ * on one slot is first updated at that place (a TID scan, which rechecks
+ * the key there), sparing a descent of the primary key per row; whatever
+ * is not found there, because an order has moved the row since, a product
+ * with several slots, is then updated by its key.  RETURNING tells the
+ * first statement's rows apart, so that no product is changed twice.
  */
 static uint64
 inv_bulk_apply_mode(int64 supplier_id, InvBulkChange *changes, int n,
 					bool is_set, InvChange *change, MemoryContext chunk_cxt)
 {
-	static InvPlan update_stock = {NULL, 0, {0}, NULL};
+	static SPIPlanPtr update_at_tid = NULL;
+	static SPIPlanPtr update_by_key = NULL;
+	static InvPlan update_stock = {"the bulk load's stock UPDATE", 0, {0},
+	NULL};
 	MemoryContext outer_cxt = MemoryContextSwitchTo(chunk_cxt);
+	Datum	   *tids = palloc(sizeof(Datum) * Max(n, 1));
 	Datum	   *product_ids = palloc(sizeof(Datum) * Max(n, 1));
 	Datum	   *quantities = palloc(sizeof(Datum) * Max(n, 1));
 	Datum	   *nslots = palloc(sizeof(Datum) * Max(n, 1));
+	bool	   *pending = palloc(sizeof(bool) * Max(n, 1));
 	Datum		args[5];
 	HASHCTL		ctl;
 	HTAB	   *reasons = NULL;
+	HTAB	   *done_at_tid = NULL;
+	uint64		done = 0;
 	int			count = 0;
 	int			i;
 
+	if (update_at_tid == NULL)
+	{
+		Oid			types[5] = {INT8OID, BOOLOID, TIDARRAYOID, INT8ARRAYOID,
+		INT8ARRAYOID};
+
+		update_at_tid = inv_bulk_prepare(
+			"UPDATE inventory.stock_slot s "
+			"SET stock_level = CASE WHEN $2 THEN c.quantity "
+			"ELSE s.stock_level + c.quantity END "
+			"FROM unnest($3, $4, $5) AS c(tid, product_id, quantity) "
+			"WHERE s.ctid = c.tid AND s.supplier_id = $1 "
+			"AND s.product_id = c.product_id AND s.slot = 0 "
+			"RETURNING s.product_id", 5, types);
+	}
+	if (update_by_key == NULL)
+	{
+		Oid			types[5] = {INT8OID, BOOLOID, INT8ARRAYOID, INT8ARRAYOID,
+		INT4ARRAYOID};
+
+		/* A set level lands in slot 0 less what the other slots hold */
+		update_by_key = inv_bulk_prepare(
+			"UPDATE inventory.stock_slot s "
+			"SET stock_level = CASE WHEN NOT $2 "
+			"THEN s.stock_level + c.quantity "
+			"WHEN c.nslots = 1 THEN c.quantity "
+			"ELSE c.quantity - (SELECT pg_catalog.sum(o.stock_level) "
+			"FROM inventory.stock_slot o WHERE o.supplier_id = $1 "
+			"AND o.product_id = c.product_id AND o.slot <> 0) END "
+			"FROM unnest($3, $4, $5) AS c(product_id, quantity, nslots) "
+			"WHERE s.supplier_id = $1 AND s.product_id = c.product_id "
+			"AND s.slot = 0", 5, types);
+	}
+
+	/* This mode's rows, their reasons, and the one-slot ones at their place */
 	for (i = 0; i < n; i++)
 	{
-		if (changes[i].is_set != is_set)
+		pending[i] = (changes[i].is_set == is_set);
+		if (!pending[i])
 			continue;
+
+		if (changes[i].reason != NULL)
+		{
+			if (reasons == NULL)
+			{
+				ctl.keysize = sizeof(int64);
+				ctl.entrysize = sizeof(InvBulkReason);
+				ctl.hcxt = chunk_cxt;
+				reasons = hash_create("inventory bulk reasons", n, &ctl,
+									  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+			}
+			((InvBulkReason *) hash_search(reasons, &changes[i].product_id,
+										   HASH_ENTER, NULL))->reason =
+				changes[i].reason;
+		}
+
+		if (changes[i].nslots != 1 ||
+			!ItemPointerIsValid(&changes[i].stock_tid))
+			continue;
+		tids[count] = PointerGetDatum(&changes[i].stock_tid);
 		product_ids[count] = Int64GetDatum(changes[i].product_id);
 		quantities[count] = Int64GetDatum(changes[i].quantity);
-		nslots[count] = Int32GetDatum(changes[i].nslots);
 		count++;
-
-		/* Rows with their own reason lend it to their product's ledger row */
-		if (changes[i].reason == NULL)
-			continue;
-		if (reasons == NULL)
-		{
-			ctl.keysize = sizeof(int64);
-			ctl.entrysize = sizeof(InvBulkReason);
-			ctl.hcxt = CurrentMemoryContext;
-			reasons = hash_create("inventory bulk reasons", n, &ctl,
-								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-		}
-		((InvBulkReason *) hash_search(reasons, &changes[i].product_id,
-									   HASH_ENTER, NULL))->reason =
-			changes[i].reason;
-	}
-	if (count == 0)
-	{
-		MemoryContextSwitchTo(outer_cxt);
-		return 0;
 	}
 
 	change->kind = is_set ? "set" : "adjust";
 	change->reason_arg = reasons;
 	change->reason_of = reasons ? inv_bulk_reason_of : NULL;
-
 	args[0] = Int64GetDatum(supplier_id);
 	args[1] = BoolGetDatum(is_set);
-	args[2] = PointerGetDatum(construct_array(product_ids, count, INT8OID,
-											  8, FLOAT8PASSBYVAL,
-											  TYPALIGN_DOUBLE));
-	args[3] = PointerGetDatum(construct_array(quantities, count, INT8OID,
-											  8, FLOAT8PASSBYVAL,
-											  TYPALIGN_DOUBLE));
-	args[4] = PointerGetDatum(construct_array(nslots, count, INT4OID,
-											  4, true, TYPALIGN_INT));
-	update_stock.sql = "the bulk load's stock UPDATE";
-	update_stock.plan = inv_bulk_update_plan();
+
+	if (count > 0)
+	{
+		args[2] = inv_bulk_array(tids, count, TIDOID);
+		args[3] = inv_bulk_array(product_ids, count, INT8OID);
+		args[4] = inv_bulk_array(quantities, count, INT8OID);
+		update_stock.plan = update_at_tid;
+		MemoryContextSwitchTo(outer_cxt);
+		inv_plan_run_change(&update_stock, args, NULL, change);
+		MemoryContextSwitchTo(chunk_cxt);
+		done = SPI_processed;
+
+		ctl.keysize = sizeof(int64);
+		ctl.entrysize = sizeof(int64);
+		ctl.hcxt = chunk_cxt;
+		done_at_tid = hash_create("inventory bulk rows updated", Max(done, 1),
+								  &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		for (i = 0; i < (int) done; i++)
+		{
+			bool		isnull;
+			int64		product_id = inv_spi_int64(i, 1, &isnull);
+
+			(void) hash_search(done_at_tid, &product_id, HASH_ENTER, NULL);
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+
+	/* The rest by key */
+	count = 0;
+	for (i = 0; i < n; i++)
+	{
+		if (!pending[i] ||
+			(done_at_tid != NULL &&
+			 hash_search(done_at_tid, &changes[i].product_id, HASH_FIND,
+						 NULL) != NULL))
+			continue;
+		product_ids[count] = Int64GetDatum(changes[i].product_id);
+		quantities[count] = Int64GetDatum(changes[i].quantity);
+		nslots[count] = Int32GetDatum(changes[i].nslots);
+		count++;
+	}
+	if (count > 0)
+	{
+		args[2] = inv_bulk_array(product_ids, count, INT8OID);
+		args[3] = inv_bulk_array(quantities, count, INT8OID);
+		args[4] = inv_bulk_array(nslots, count, INT4OID);
+		update_stock.plan = update_by_key;
+		MemoryContextSwitchTo(outer_cxt);
+		inv_plan_run_change(&update_stock, args, NULL, change);
+		MemoryContextSwitchTo(chunk_cxt);
+		done += SPI_processed;
+	}
+
 	MemoryContextSwitchTo(outer_cxt);
-	inv_plan_run_change(&update_stock, args, NULL, change);
-	return SPI_processed;
+	return done;
 }
 
 /*
@@ -746,7 +829,7 @@ inv_bulk_apply(int64 supplier_id, const char *source, const char *reason,
 	/* Apply the changing rows chunk by chunk, in the file's order */
 	portal = SPI_cursor_open_with_args(NULL,
 									   "SELECT product_id, is_set, quantity, "
-									   "nslots, reason "
+									   "nslots, reason, stock_tid "
 									   "FROM pg_temp.inv_bulk_check "
 									   "WHERE new_level <> level",
 									   0, NULL, NULL, NULL, false, 0);
@@ -756,6 +839,7 @@ inv_bulk_apply(int64 supplier_id, const char *source, const char *reason,
 	for (;;)
 	{
 		int			n;
+		Datum		tid;
 
 		CHECK_FOR_INTERRUPTS();
 		SPI_cursor_fetch(portal, true, INV_BULK_APPLY_CHUNK);
@@ -775,6 +859,13 @@ inv_bulk_apply(int64 supplier_id, const char *source, const char *reason,
 			changes[i].quantity = inv_spi_int64(i, 3, &isnull);
 			changes[i].nslots = (int32) inv_spi_int64(i, 4, &isnull);
 			changes[i].reason = inv_spi_text(i, 5);
+			tid = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+								6, &isnull);
+			if (isnull)
+				ItemPointerSetInvalid(&changes[i].stock_tid);
+			else
+				ItemPointerCopy((ItemPointer) DatumGetPointer(tid),
+								&changes[i].stock_tid);
 		}
 		SPI_freetuptable(SPI_tuptable);
 		qsort(changes, n, sizeof(InvBulkChange), inv_bulk_change_cmp);
