@@ -33,7 +33,7 @@ REGRESS = setup adjust reserve order_lines lifecycle expire ledger verify \
 
 # Two-session races, run by isolationtester.
 ISOLATION = last_unit confirm_vs_release adjust_vs_reserve double_release \
-	retried_line hot_slots made_to_order_flip
+	retried_line hot_slots made_to_order_flip bulk_vs_adjust
 ISOLATION_OPTS = --inputdir=test/isolation
 
 # The suites run against an installed server (make installcheck);
