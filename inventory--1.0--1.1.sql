@@ -589,3 +589,24 @@ REVOKE ALL ON FUNCTION inventory.inv_lock_probe(pg_catalog.int4, pg_catalog.bool
 	FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION inventory.inv_lock_probe(pg_catalog.int4, pg_catalog.bool)
 	TO inventory_admin;
+
+
+--------------------------------------------------------------------------
+-- The order path at the speed of PostgreSQL itself: products spread wide
+--------------------------------------------------------------------------
+
+-- Every change of the config table, whoever makes it and however it ends,
+-- invalidates the table's relation cache entry, so that a backend may keep
+-- the supplier id across transactions until then (src/inventory.c).  It
+-- fires always, in replicas and logical replication's apply too.
+CREATE FUNCTION inventory.inv_config_changed()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'inv_config_changed'
+LANGUAGE C;
+
+REVOKE ALL ON FUNCTION inventory.inv_config_changed() FROM PUBLIC;
+
+CREATE TRIGGER config_changed
+	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON inventory.config
+	FOR EACH STATEMENT EXECUTE FUNCTION inventory.inv_config_changed();
+ALTER TABLE inventory.config ENABLE ALWAYS TRIGGER config_changed;
