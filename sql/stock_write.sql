@@ -85,5 +85,8 @@ FROM inventory.stock_slot WHERE product_id = :sw;
 
 \set VERBOSITY default
 
+-- A retried line is found, and returned as it is
+SELECT quantity, state FROM inventory.inv_reserve('sw-12', :sw, :left);
+
 -- The ledger explains every change
 SELECT count(*) AS discrepancies FROM inventory.inv_verify();
