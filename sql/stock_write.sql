@@ -1,7 +1,8 @@
 --
--- stock_write: the order path writes stock rows straight into the heap;
--- what it writes, and the table as it is now (constraints and triggers
--- added since the backend last looked), are as an UPDATE would have them
+-- stock_write: the order path writes stock rows and reservations' changes
+-- of state straight into the heap; what it writes, and the tables as they
+-- are now (constraints and triggers added since the backend last looked),
+-- are as an UPDATE would have them
 --
 INSERT INTO inventory.product (sku, name) VALUES ('SW-1', 'direct write');
 SELECT product_id AS sw FROM inventory.product WHERE sku = 'SW-1' \gset
@@ -87,6 +88,58 @@ FROM inventory.stock_slot WHERE product_id = :sw;
 
 -- A retried line is found, and returned as it is
 SELECT quantity, state FROM inventory.inv_reserve('sw-12', :sw, :left);
+
+-- A reservation's new state: its CHECK constraints as they are now, its
+-- partial index, and its foreign key when created in the same transaction
+INSERT INTO inventory.product (sku, name) VALUES ('SW-2', 'direct state');
+SELECT product_id AS sw2 FROM inventory.product WHERE sku = 'SW-2' \gset
+SELECT stock_level FROM inventory.inv_adjust(:sw2, 10, 'set');
+SELECT reservation_id AS r2 FROM inventory.inv_reserve('sw-20', :sw2, 2) \gset
+SELECT reservation_id AS r3 FROM inventory.inv_reserve('sw-21', :sw2, 3) \gset
+SELECT found_state, state, changed FROM inventory.inv_confirm(:r3);
+ALTER TABLE inventory.reservation
+	ADD CONSTRAINT sw_no_release CHECK (state <> 'released') NOT VALID;
+\set VERBOSITY terse
+SELECT changed FROM inventory.inv_release(:r2, 'not now');
+\set VERBOSITY default
+SELECT state FROM inventory.reservation WHERE reservation_id = :r2;
+SELECT reserved, committed FROM inventory.stock_slot WHERE product_id = :sw2;
+ALTER TABLE inventory.reservation DROP CONSTRAINT sw_no_release;
+SELECT found_state, state, changed FROM inventory.inv_release(:r2, 'now');
+SET client_min_messages = warning;	-- its notice names the id
+SELECT found_state, state, changed FROM inventory.inv_release(:r2, 'again');
+RESET client_min_messages;
+BEGIN;
+SELECT reservation_id AS r4 FROM inventory.inv_reserve('sw-22', :sw2, 1) \gset
+SELECT found_state, state, changed FROM inventory.inv_confirm(:r4);
+COMMIT;
+SELECT order_ref, state, updated_at >= created_at AS stamped
+FROM inventory.reservation WHERE product_id = :sw2 ORDER BY order_ref;
+SELECT stock_level, reserved, available, committed
+FROM inventory.stock_slot WHERE product_id = :sw2;
+
+-- The partial index of open reservations holds exactly the open ones
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+SELECT count(*) AS open_by_index FROM inventory.reservation
+WHERE state = 'reserved' AND expires_at > '-infinity' \gset
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+SET enable_indexscan = off;
+SET enable_bitmapscan = off;
+SELECT count(*) = :open_by_index AS index_agrees FROM inventory.reservation
+WHERE state = 'reserved' AND expires_at > '-infinity';
+RESET enable_indexscan;
+RESET enable_bitmapscan;
+
+-- Every index entry points at its row, and every row has its entries
+CREATE EXTENSION amcheck;
+SELECT count(*) > 0 AS indexes_checked
+FROM (SELECT bt_index_check(i.indexrelid, true)
+	  FROM pg_index i
+	  WHERE i.indrelid IN ('inventory.reservation'::regclass,
+						   'inventory.stock_slot'::regclass)) s;
+DROP EXTENSION amcheck;
 
 -- The ledger explains every change
 SELECT count(*) AS discrepancies FROM inventory.inv_verify();

@@ -162,4 +162,26 @@ extern int	inv_stock_update(const InvStockUpdate *update,
 							 const InvChange *change);
 extern int	inv_stock_slot_count(int64 supplier_id, int64 product_id);
 
+/* A reservation row locked by inv_reservation_lock (stock_write.c) */
+typedef struct InvHeldReservation
+{
+	ItemPointerData tid;		/* the locked version */
+	HeapTuple	tuple;
+	char	   *order_ref;
+	int64		product_id;
+	int16		slot;
+	int64		quantity;
+	Datum		state;
+	bool		lapsed;			/* expires_at <= statement_timestamp() */
+	Datum		expires_at;
+	char	   *lock_token;		/* or NULL */
+	char	   *retailer_id;	/* or NULL */
+	int64		fenced_quantity;
+} InvHeldReservation;
+
+extern int	inv_reservation_lock(int64 supplier_id, int64 reservation_id,
+								 bool skip_locked, InvHeldReservation *held);
+extern int	inv_reservation_set_state(const InvHeldReservation *held,
+									  const char *state, Datum *new_state);
+
 #endif							/* INVENTORY_H */

@@ -1000,8 +1000,8 @@ inv_transition(int64 supplier_id, int64 reservation_id, InvAction action,
 		3, {INT8OID, INT8OID, TEXTOID}, NULL
 	};
 	Datum		args[7];
-	HeapTuple	row;
-	TupleDesc	rowdesc;
+	InvHeldReservation held;
+	int			found;
 	int64		fenced;
 	int64		ring_delta = 0;
 	char	   *order_ref;
@@ -1018,12 +1018,42 @@ inv_transition(int64 supplier_id, int64 reservation_id, InvAction action,
 	InvStockUpdate update = {0};
 
 	/* Lock the reservation; this settles races between its callers */
-	args[0] = Int64GetDatum(supplier_id);
-	args[1] = Int64GetDatum(reservation_id);
-	inv_plan_run(action == INV_EXPIRE ?
-				 &lock_reservation_nowait : &lock_reservation,
-				 args, NULL, false, 0);
-	if (SPI_processed == 0)
+	found = inv_reservation_lock(supplier_id, reservation_id,
+								 action == INV_EXPIRE, &held);
+	if (found < 0)
+	{
+		HeapTuple	row;
+		TupleDesc	rowdesc;
+
+		/* The SELECT, where the lock cannot be taken straight */
+		args[0] = Int64GetDatum(supplier_id);
+		args[1] = Int64GetDatum(reservation_id);
+		inv_plan_run(action == INV_EXPIRE ?
+					 &lock_reservation_nowait : &lock_reservation,
+					 args, NULL, false, 0);
+		found = SPI_processed > 0;
+		if (found)
+		{
+			row = SPI_tuptable->vals[0];
+			rowdesc = SPI_tuptable->tupdesc;
+			held.tuple = NULL;
+			held.order_ref = SPI_getvalue(row, rowdesc, 1);
+			held.product_id = DatumGetInt64(SPI_getbinval(row, rowdesc, 2,
+														  &isnull));
+			held.slot = DatumGetInt16(SPI_getbinval(row, rowdesc, 3, &isnull));
+			held.quantity = DatumGetInt64(SPI_getbinval(row, rowdesc, 4,
+														&isnull));
+			held.state = SPI_getbinval(row, rowdesc, 5, &isnull);
+			held.lapsed = DatumGetBool(SPI_getbinval(row, rowdesc, 6,
+													 &isnull));
+			held.expires_at = SPI_getbinval(row, rowdesc, 7, &isnull);
+			held.lock_token = SPI_getvalue(row, rowdesc, 8);
+			held.retailer_id = SPI_getvalue(row, rowdesc, 9);
+			held.fenced_quantity = DatumGetInt64(SPI_getbinval(row, rowdesc,
+															   10, &isnull));
+		}
+	}
+	if (found == 0)
 	{
 		if (action == INV_EXPIRE)
 			return false;
@@ -1032,15 +1062,13 @@ inv_transition(int64 supplier_id, int64 reservation_id, InvAction action,
 				 errmsg("reservation " INT64_FORMAT " does not exist", reservation_id),
 				 errhint("Reservation ids are returned by inventory.inv_reserve() and listed in inventory.reservation.")));
 	}
-	row = SPI_tuptable->vals[0];
-	rowdesc = SPI_tuptable->tupdesc;
-	order_ref = SPI_getvalue(row, rowdesc, 1);
-	product_id = DatumGetInt64(SPI_getbinval(row, rowdesc, 2, &isnull));
-	slot = DatumGetInt16(SPI_getbinval(row, rowdesc, 3, &isnull));
-	quantity = DatumGetInt64(SPI_getbinval(row, rowdesc, 4, &isnull));
-	found_state = SPI_getbinval(row, rowdesc, 5, &isnull);
-	lapsed = DatumGetBool(SPI_getbinval(row, rowdesc, 6, &isnull));
-	fenced = DatumGetInt64(SPI_getbinval(row, rowdesc, 10, &isnull));
+	order_ref = held.order_ref;
+	product_id = held.product_id;
+	slot = held.slot;
+	quantity = held.quantity;
+	found_state = held.state;
+	lapsed = held.lapsed;
+	fenced = held.fenced_quantity;
 	state = inv_state_name(found_state);
 
 	/* Decide what the action means in the state we found */
@@ -1056,7 +1084,8 @@ inv_transition(int64 supplier_id, int64 reservation_id, InvAction action,
 							(errcode(ERRCODE_INV_RESERVATION_FINISHED),
 							 errmsg("cannot confirm reservation " INT64_FORMAT, reservation_id),
 							 errdetail("The reservation expired at %s.",
-									   SPI_getvalue(row, rowdesc, 7)),
+									   DatumGetCString(DirectFunctionCall1(timestamptz_out,
+																		   held.expires_at))),
 							 errhint("Reserve the stock again under a new order reference.")));
 				move = &confirm_move;
 				new_state = "confirmed";
@@ -1134,7 +1163,7 @@ inv_transition(int64 supplier_id, int64 reservation_id, InvAction action,
 	 */
 	if (fenced > 0 && action != INV_CONFIRM)
 		ring_delta = inv_fence_return(supplier_id, product_id,
-									  SPI_getvalue(row, rowdesc, 9), fenced);
+									  held.retailer_id, fenced);
 
 	args[0] = Int64GetDatum(supplier_id);
 	args[1] = Int64GetDatum(product_id);
@@ -1156,13 +1185,19 @@ inv_transition(int64 supplier_id, int64 reservation_id, InvAction action,
 	/* Whoever ends an order-scope reservation gives back its lock */
 	if (strcmp(state, "reserved") == 0)
 		inv_order_lock_release_at_commit(supplier_id, product_id,
-										 SPI_getvalue(row, rowdesc, 8));
+										 held.lock_token);
 
-	args[1] = Int64GetDatum(reservation_id);
-	args[2] = CStringGetTextDatum(new_state);
-	inv_plan_run(&set_state, args, NULL, false, 0);
-	values[5] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
-							  &isnull);
+	/* The new state, straight into the locked row when it can be */
+	if (held.tuple == NULL ||
+		inv_reservation_set_state(&held, new_state, &values[5]) < 0)
+	{
+		args[0] = Int64GetDatum(supplier_id);
+		args[1] = Int64GetDatum(reservation_id);
+		args[2] = CStringGetTextDatum(new_state);
+		inv_plan_run(&set_state, args, NULL, false, 0);
+		values[5] = SPI_getbinval(SPI_tuptable->vals[0],
+								  SPI_tuptable->tupdesc, 1, &isnull);
+	}
 	return true;
 }
 

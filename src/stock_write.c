@@ -80,13 +80,22 @@
 
 #include "inventory.h"
 
+/* The tables written here */
+typedef enum InvWriterKind
+{
+	INV_WRITER_STOCK,			/* inventory.stock_slot */
+	INV_WRITER_RESERVATION,		/* inventory.reservation */
+	INV_WRITER_KINDS
+} InvWriterKind;
+
 /*
- * What this backend knows about inventory.stock_slot, built on first use
+ * What this backend knows about one of those tables, built on first use
  * and dropped on any invalidation of the table (or of functions, which its
  * constraints may call).
  */
-typedef struct InvSlotWriter
+typedef struct InvWriter
 {
+	InvWriterKind kind;
 	Oid			relid;
 	bool		usable;			/* false: leave every change to the UPDATE */
 	MemoryContext cxt;
@@ -100,9 +109,20 @@ typedef struct InvSlotWriter
 	AttrNumber	att_committed;
 	AttrNumber	att_fence;
 	AttrNumber	att_ring;
-	Oid			pkey;			/* (supplier_id, product_id, slot) */
+	/* reservation: the columns read or written besides the above */
+	AttrNumber	att_id;
+	AttrNumber	att_order_ref;
+	AttrNumber	att_quantity;
+	AttrNumber	att_state;
+	AttrNumber	att_expires;
+	AttrNumber	att_updated;
+	AttrNumber	att_token;
+	AttrNumber	att_retailer;
+	AttrNumber	att_fenced;
+	Oid			pkey;			/* the key a row is found by */
 	int			nindexes;
 	Oid		   *indexes;
+	ExprState **index_preds;	/* per index: its predicate, or NULL */
 	int			ncheck;
 	ExprState **checks;
 	int			ngenerated;
@@ -114,33 +134,34 @@ typedef struct InvSlotWriter
 	TupleTableSlot *oldslot;
 	TupleTableSlot *newslot;
 	ExprContext *econtext;
-} InvSlotWriter;
+} InvWriter;
 
-static InvSlotWriter *inv_slot_writer = NULL;
+static InvWriter *inv_writers[INV_WRITER_KINDS];
 static bool inv_slot_writer_callbacks = false;
 static uint64 inv_slot_writer_resets = 0;	/* invalidations seen */
 
-static void inv_slot_writer_free(InvSlotWriter *writer);
+static void inv_slot_writer_free(InvWriter *writer);
 
-/* The trigger functions of the extension that this file may fire itself */
-static const char *const inv_known_triggers[] = {
+/* The extension's trigger functions that this file may fire, per table */
+static const char *const inv_stock_triggers[] = {
 	"inv_ledger_record", "inv_low_stock_check", NULL
 };
+static const char *const inv_reservation_triggers[] = {NULL};
 
 /*
  * inv_slot_writer_reset
- *		Forget everything known about the stock table.
+ *		Forget everything known about one table.
  */
 static void
-inv_slot_writer_reset(void)
+inv_slot_writer_reset(InvWriterKind kind)
 {
 	inv_slot_writer_resets++;
-	if (inv_slot_writer != NULL)
+	if (inv_writers[kind] != NULL)
 	{
-		InvSlotWriter *writer = inv_slot_writer;
+		InvWriter *writer = inv_writers[kind];
 
 		/* One in use is only detached: its user frees it */
-		inv_slot_writer = NULL;
+		inv_writers[kind] = NULL;
 		if (writer->busy > 0)
 			return;
 		inv_slot_writer_free(writer);
@@ -152,7 +173,7 @@ inv_slot_writer_reset(void)
  *		Release a writer that is no longer the current one.
  */
 static void
-inv_slot_writer_free(InvSlotWriter *writer)
+inv_slot_writer_free(InvWriter *writer)
 {
 	if (writer->econtext != NULL)
 		FreeExprContext(writer->econtext, false);
@@ -165,16 +186,18 @@ inv_slot_writer_free(InvSlotWriter *writer)
 
 /*
  * inv_slot_writer_relcache
- *		Relation cache callback: the stock table (or every table) changed.
+ *		Relation cache callback: one of the tables (or every table) changed.
  */
 static void
 inv_slot_writer_relcache(Datum arg, Oid relid)
 {
-	if (relid == InvalidOid ||
-		(inv_slot_writer != NULL && relid == inv_slot_writer->relid))
-		inv_slot_writer_reset();
-	else
-		inv_slot_writer_resets++;	/* may be a table being built */
+	int			kind;
+
+	inv_slot_writer_resets++;	/* may be a table being built */
+	for (kind = 0; kind < INV_WRITER_KINDS; kind++)
+		if (relid == InvalidOid ||
+			(inv_writers[kind] != NULL && relid == inv_writers[kind]->relid))
+			inv_slot_writer_reset(kind);
 }
 
 /*
@@ -184,7 +207,10 @@ inv_slot_writer_relcache(Datum arg, Oid relid)
 static void
 inv_slot_writer_syscache(Datum arg, int cacheid, uint32 hashvalue)
 {
-	inv_slot_writer_reset();
+	int			kind;
+
+	for (kind = 0; kind < INV_WRITER_KINDS; kind++)
+		inv_slot_writer_reset(kind);
 }
 
 /*
@@ -213,7 +239,8 @@ inv_slot_attnum(TupleDesc tupdesc, const char *name, Oid type)
  *		check, without WHEN clause or column list.
  */
 static bool
-inv_known_trigger(Relation rel, Trigger *trigger)
+inv_known_trigger(Relation rel, Trigger *trigger,
+				  const char *const *known)
 {
 	char	   *name;
 	int			i;
@@ -227,31 +254,33 @@ inv_known_trigger(Relation rel, Trigger *trigger)
 		get_func_namespace(trigger->tgfoid) != RelationGetNamespace(rel))
 		return false;
 	name = get_func_name(trigger->tgfoid);
-	for (i = 0; name != NULL && inv_known_triggers[i] != NULL; i++)
-		if (strcmp(name, inv_known_triggers[i]) == 0)
+	for (i = 0; name != NULL && known[i] != NULL; i++)
+		if (strcmp(name, known[i]) == 0)
 			return true;
 	return false;
 }
 
 /*
  * inv_slot_writer_build
- *		Learn the stock table's shape from the open relation, and prepare
- *		its constraints, generated columns and triggers; install it as the
- *		current writer and return it, or return NULL if an invalidation
- *		arrived meanwhile (the caller then uses the UPDATE this once).
+ *		Learn a table's shape from the open relation, and prepare its
+ *		constraints, generated columns, index predicates and triggers;
+ *		install it as the current writer of its kind and return it, or
+ *		return NULL if an invalidation arrived meanwhile (the caller then
+ *		uses its statement this once).
  */
-static InvSlotWriter *
-inv_slot_writer_build(Relation rel)
+static InvWriter *
+inv_slot_writer_build(Relation rel, InvWriterKind kind)
 {
 	uint64		resets = inv_slot_writer_resets;
 	MemoryContext cxt;
 	MemoryContext old;
-	InvSlotWriter *w;
+	InvWriter  *w;
 	TupleDesc	tupdesc = RelationGetDescr(rel);
 	TriggerDesc *trigdesc = rel->trigdesc;
 	List	   *indexes;
 	ListCell   *lc;
 	int			i;
+	bool		shape_ok;
 
 	if (!inv_slot_writer_callbacks)
 	{
@@ -261,10 +290,11 @@ inv_slot_writer_build(Relation rel)
 		inv_slot_writer_callbacks = true;
 	}
 
-	cxt = AllocSetContextCreate(CacheMemoryContext, "inventory stock writer",
+	cxt = AllocSetContextCreate(CacheMemoryContext, "inventory direct writer",
 								ALLOCSET_SMALL_SIZES);
 	old = MemoryContextSwitchTo(cxt);
-	w = palloc0(sizeof(InvSlotWriter));
+	w = palloc0(sizeof(InvWriter));
+	w->kind = kind;
 	w->cxt = cxt;
 	w->relid = RelationGetRelid(rel);
 	w->tupdesc = CreateTupleDescCopyConstr(tupdesc);
@@ -273,42 +303,80 @@ inv_slot_writer_build(Relation rel)
 	w->att_supplier = inv_slot_attnum(tupdesc, "supplier_id", INT8OID);
 	w->att_product = inv_slot_attnum(tupdesc, "product_id", INT8OID);
 	w->att_slot = inv_slot_attnum(tupdesc, "slot", INT2OID);
-	w->att_mto = inv_slot_attnum(tupdesc, "made_to_order", BOOLOID);
-	w->att_level = inv_slot_attnum(tupdesc, "stock_level", INT8OID);
-	w->att_reserved = inv_slot_attnum(tupdesc, "reserved", INT8OID);
-	w->att_committed = inv_slot_attnum(tupdesc, "committed", INT8OID);
-	w->att_fence = inv_slot_attnum(tupdesc, "lock_fence", INT8OID);
-	w->att_ring = inv_slot_attnum(tupdesc, "ring_fenced", INT8OID);
-	if (!w->att_supplier || !w->att_product || !w->att_slot ||
-		!w->att_mto || !w->att_level || !w->att_reserved ||
-		!w->att_committed || !w->att_fence || !w->att_ring ||
+	if (kind == INV_WRITER_STOCK)
+	{
+		w->att_mto = inv_slot_attnum(tupdesc, "made_to_order", BOOLOID);
+		w->att_level = inv_slot_attnum(tupdesc, "stock_level", INT8OID);
+		w->att_reserved = inv_slot_attnum(tupdesc, "reserved", INT8OID);
+		w->att_committed = inv_slot_attnum(tupdesc, "committed", INT8OID);
+		w->att_fence = inv_slot_attnum(tupdesc, "lock_fence", INT8OID);
+		w->att_ring = inv_slot_attnum(tupdesc, "ring_fenced", INT8OID);
+		shape_ok = w->att_mto && w->att_level && w->att_reserved &&
+			w->att_committed && w->att_fence && w->att_ring &&
+			strcmp(RelationGetRelationName(rel), "stock_slot") == 0;
+	}
+	else
+	{
+		w->att_id = inv_slot_attnum(tupdesc, "reservation_id", INT8OID);
+		w->att_order_ref = inv_slot_attnum(tupdesc, "order_ref", TEXTOID);
+		w->att_quantity = inv_slot_attnum(tupdesc, "quantity", INT8OID);
+		w->att_expires = inv_slot_attnum(tupdesc, "expires_at",
+										 TIMESTAMPTZOID);
+		w->att_updated = inv_slot_attnum(tupdesc, "updated_at",
+										 TIMESTAMPTZOID);
+		w->att_token = inv_slot_attnum(tupdesc, "lock_token", TEXTOID);
+		w->att_retailer = inv_slot_attnum(tupdesc, "retailer_id", TEXTOID);
+		w->att_fenced = inv_slot_attnum(tupdesc, "fenced_quantity", INT8OID);
+		for (i = 0; i < tupdesc->natts; i++)
+			if (!TupleDescAttr(tupdesc, i)->attisdropped &&
+				strcmp(NameStr(TupleDescAttr(tupdesc, i)->attname),
+					   "state") == 0 &&
+				type_is_enum(TupleDescAttr(tupdesc, i)->atttypid))
+				w->att_state = i + 1;
+		shape_ok = w->att_id && w->att_order_ref && w->att_quantity &&
+			w->att_expires && w->att_updated && w->att_token &&
+			w->att_retailer && w->att_fenced && w->att_state &&
+			strcmp(RelationGetRelationName(rel), "reservation") == 0;
+	}
+	if (!shape_ok || !w->att_supplier || !w->att_product || !w->att_slot ||
 		rel->rd_rel->relkind != RELKIND_RELATION ||
 		rel->rd_rel->relhasrules || rel->rd_rel->relhassubclass ||
-		rel->rd_rel->relrowsecurity ||
-		strcmp(RelationGetRelationName(rel), "stock_slot") != 0)
+		rel->rd_rel->relrowsecurity)
 		goto unusable;
 
-	/* Plain indexes, one of them the key the row is found by */
+	/* Indexes on columns, one of them the key a row is found by */
 	indexes = RelationGetIndexList(rel);
 	w->indexes = palloc0(sizeof(Oid) * Max(list_length(indexes), 1));
+	w->index_preds = palloc0(sizeof(ExprState *) * Max(list_length(indexes), 1));
 	foreach(lc, indexes)
 	{
 		Relation	index = index_open(lfirst_oid(lc), AccessShareLock);
 		Form_pg_index form = index->rd_index;
 		bool		plain;
+		bool		is_key;
 
 		plain = form->indimmediate && !form->indisexclusion &&
 			heap_attisnull(index->rd_indextuple, Anum_pg_index_indexprs,
-						   NULL) &&
-			heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred,
 						   NULL);
-		if (plain && form->indisunique && form->indisvalid &&
+		is_key = plain && form->indisunique && form->indisvalid &&
 			index->rd_rel->relam == BTREE_AM_OID &&
-			form->indnkeyatts == 3 &&
-			form->indkey.values[0] == w->att_supplier &&
-			form->indkey.values[1] == w->att_product &&
-			form->indkey.values[2] == w->att_slot)
+			heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred, NULL);
+		if (kind == INV_WRITER_STOCK)
+			is_key = is_key && form->indnkeyatts == 3 &&
+				form->indkey.values[0] == w->att_supplier &&
+				form->indkey.values[1] == w->att_product &&
+				form->indkey.values[2] == w->att_slot;
+		else
+			is_key = is_key && form->indnkeyatts == 2 &&
+				form->indkey.values[0] == w->att_supplier &&
+				form->indkey.values[1] == w->att_id;
+		if (is_key)
 			w->pkey = RelationGetRelid(index);
+		if (plain &&
+			!heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred, NULL))
+			w->index_preds[w->nindexes] =
+				ExecInitQual((List *) expression_planner((Expr *) RelationGetIndexPredicate(index)),
+							 NULL);
 		index_close(index, AccessShareLock);
 		if (!plain)
 			goto unusable;
@@ -364,7 +432,10 @@ inv_slot_writer_build(Relation rel)
 
 			if (!TRIGGER_FOR_UPDATE(trigger->tgtype))
 				continue;
-			if (!inv_known_trigger(rel, trigger))
+			if (!inv_known_trigger(rel, trigger,
+								   kind == INV_WRITER_STOCK ?
+								   inv_stock_triggers :
+								   inv_reservation_triggers))
 				goto unusable;
 			if (trigger->tgfoid != F_RI_FKEY_CHECK_UPD)
 				fmgr_info_cxt(trigger->tgfoid, &w->trig_fn[i], cxt);
@@ -383,7 +454,7 @@ unusable:
 		inv_slot_writer_free(w);
 		return NULL;
 	}
-	inv_slot_writer = w;
+	inv_writers[kind] = w;
 	return w;
 }
 
@@ -406,7 +477,7 @@ inv_trigger_enabled(Trigger *trigger)
  *		Fire the table's AFTER ROW UPDATE triggers for one updated row.
  */
 static void
-inv_fire_after_update(InvSlotWriter *w, Relation rel, HeapTuple oldtuple,
+inv_fire_after_update(InvWriter *w, Relation rel, HeapTuple oldtuple,
 					  HeapTuple newtuple)
 {
 	TriggerDesc *trigdesc = rel->trigdesc;
@@ -446,7 +517,7 @@ inv_fire_after_update(InvSlotWriter *w, Relation rel, HeapTuple oldtuple,
  *		its constraints; false if any fails (the UPDATE then reports it).
  */
 static bool
-inv_check_new_row(InvSlotWriter *w, Datum *values, bool *nulls)
+inv_check_new_row(InvWriter *w, Datum *values, bool *nulls)
 {
 	TupleTableSlot *slot = w->newslot;
 	ExprContext *econtext = w->econtext;
@@ -494,7 +565,7 @@ inv_check_new_row(InvSlotWriter *w, Datum *values, bool *nulls)
  *		not be HOT.
  */
 static void
-inv_insert_index_entries(InvSlotWriter *w, Relation rel, HeapTuple tuple,
+inv_insert_index_entries(InvWriter *w, Relation rel, HeapTuple tuple,
 						 Datum *values, bool *nulls)
 {
 	int			i;
@@ -507,6 +578,28 @@ inv_insert_index_entries(InvSlotWriter *w, Relation rel, HeapTuple tuple,
 		bool		keynulls[INDEX_MAX_KEYS];
 		int			k;
 
+		if (info->ii_ReadyForInserts && w->index_preds[i] != NULL)
+		{
+			ExprContext *econtext = w->econtext;
+			bool		matches;
+
+			/* A partial index takes only the rows its predicate admits */
+			ExecClearTuple(w->newslot);
+			memcpy(w->newslot->tts_values, values,
+				   sizeof(Datum) * w->tupdesc->natts);
+			memcpy(w->newslot->tts_isnull, nulls,
+				   sizeof(bool) * w->tupdesc->natts);
+			ExecStoreVirtualTuple(w->newslot);
+			econtext->ecxt_scantuple = w->newslot;
+			matches = ExecQual(w->index_preds[i], econtext);
+			ResetExprContext(econtext);
+			ExecClearTuple(w->newslot);
+			if (!matches)
+			{
+				index_close(index, NoLock);
+				continue;
+			}
+		}
 		if (info->ii_ReadyForInserts)
 		{
 			for (k = 0; k < info->ii_NumIndexAttrs; k++)
@@ -534,7 +627,7 @@ inv_insert_index_entries(InvSlotWriter *w, Relation rel, HeapTuple tuple,
  *		overflows (*qualifies true: the UPDATE reports the error).
  */
 static bool
-inv_apply_update(InvSlotWriter *w, const InvStockUpdate *u, Datum *values,
+inv_apply_update(InvWriter *w, const InvStockUpdate *u, Datum *values,
 				 bool *nulls, bool *qualifies)
 {
 	int64		level = DatumGetInt64(values[w->att_level - 1]);
@@ -589,12 +682,73 @@ inv_apply_update(InvSlotWriter *w, const InvStockUpdate *u, Datum *values,
 }
 
 /*
+ * inv_writer_open
+ *		Open one of the tables with the given lock, and its writer (built if
+ *		need be); return the writer, marked busy, with the relation in
+ *		*relp, or NULL with nothing held when the caller must use its
+ *		statement.  The caller lets the writer go with inv_writer_release.
+ */
+static InvWriter *
+inv_writer_open(InvWriterKind kind, LOCKMODE lockmode, Relation *relp)
+{
+	InvWriter  *w = inv_writers[kind];
+	Relation	rel;
+	Oid			relid;
+
+	if (w != NULL)
+		relid = w->relid;
+	else
+	{
+		Oid			nsp = get_namespace_oid("inventory", true);
+
+		relid = !OidIsValid(nsp) ? InvalidOid :
+			get_relname_relid(kind == INV_WRITER_STOCK ?
+							  "stock_slot" : "reservation", nsp);
+		if (!OidIsValid(relid))
+			return NULL;
+	}
+
+	/* Opening may process invalidations that reset the writer */
+	rel = try_table_open(relid, lockmode);
+	if (rel == NULL)
+	{
+		inv_slot_writer_reset(kind);
+		return NULL;
+	}
+	w = inv_writers[kind];
+	if (w == NULL || w->relid != relid)
+	{
+		inv_slot_writer_reset(kind);
+		w = inv_slot_writer_build(rel, kind);
+		if (w == NULL)
+		{
+			table_close(rel, lockmode);
+			return NULL;
+		}
+	}
+	w->busy++;
+	*relp = rel;
+	return w;
+}
+
+/*
+ * inv_writer_release
+ *		Let go of a writer; free it if it was invalidated meanwhile.
+ */
+static void
+inv_writer_release(InvWriter *w)
+{
+	if (w != NULL && --w->busy == 0 && w != inv_writers[w->kind])
+		inv_slot_writer_free(w);
+}
+
+/*
  * inv_stock_update_once
  *		Body of inv_stock_update, with the writer in *writer once it has
  *		one (marked busy), so that the caller can let it go.
  */
 static int
-inv_stock_update_once(const InvStockUpdate *u, InvSlotWriter **writer);
+inv_stock_update_once(const InvStockUpdate *u, InvWriter **writer);
 
 /*
  * inv_stock_update
@@ -612,20 +766,18 @@ int
 inv_stock_update(const InvStockUpdate *u, const InvChange *change)
 {
 	const InvChange *outer_change = inv_swap_change(change);
-	InvSlotWriter *volatile writer = NULL;
+	InvWriter *volatile writer = NULL;
 	volatile int result = -1;
 
 	/* The writer may be invalidated while in use: free it only after */
 	PG_TRY();
 	{
-		result = inv_stock_update_once(u, (InvSlotWriter **) &writer);
+		result = inv_stock_update_once(u, (InvWriter **) &writer);
 	}
 	PG_FINALLY();
 	{
 		(void) inv_swap_change(outer_change);
-		if (writer != NULL && --writer->busy == 0 &&
-			writer != inv_slot_writer)
-			inv_slot_writer_free(writer);
+		inv_writer_release(writer);
 	}
 	PG_END_TRY();
 
@@ -633,9 +785,9 @@ inv_stock_update(const InvStockUpdate *u, const InvChange *change)
 }
 
 static int
-inv_stock_update_once(const InvStockUpdate *u, InvSlotWriter **writer)
+inv_stock_update_once(const InvStockUpdate *u, InvWriter **writer)
 {
-	InvSlotWriter *w = inv_slot_writer;
+	InvWriter  *w;
 	Relation	rel;
 	Relation	pkey;
 	Oid			relid;
@@ -653,37 +805,12 @@ inv_stock_update_once(const InvStockUpdate *u, InvSlotWriter **writer)
 		IsInParallelMode() || RecoveryInProgress())
 		return -1;
 
-	/* The table, then what we know of it (opening may have reset that) */
-	if (w != NULL)
-		relid = w->relid;
-	else
-	{
-		Oid			nsp = get_namespace_oid("inventory", true);
-
-		relid = OidIsValid(nsp) ? get_relname_relid("stock_slot", nsp) :
-			InvalidOid;
-		if (!OidIsValid(relid))
-			return -1;
-	}
-	rel = try_table_open(relid, RowExclusiveLock);
-	if (rel == NULL)
-	{
-		inv_slot_writer_reset();
+	/* The table, and what we know of it */
+	w = inv_writer_open(INV_WRITER_STOCK, RowExclusiveLock, &rel);
+	if (w == NULL)
 		return -1;
-	}
-	w = inv_slot_writer;
-	if (w == NULL || w->relid != relid)
-	{
-		inv_slot_writer_reset();
-		w = inv_slot_writer_build(rel);
-		if (w == NULL)
-		{
-			table_close(rel, NoLock);
-			return -1;
-		}
-	}
-	w->busy++;
 	*writer = w;
+	relid = w->relid;
 	if (!w->usable ||
 		(rel->trigdesc == NULL ? w->ntriggers != 0 :
 		 rel->trigdesc->numtriggers != w->ntriggers))
@@ -808,10 +935,9 @@ fallback:
 int
 inv_stock_slot_count(int64 supplier_id, int64 product_id)
 {
-	InvSlotWriter *w = inv_slot_writer;
+	InvWriter  *w;
 	Relation	rel;
 	Relation	pkey;
-	Oid			relid;
 	Oid			pkey_oid;
 	AttrNumber	att_slot;
 	TupleTableSlot *slot;
@@ -819,40 +945,21 @@ inv_stock_slot_count(int64 supplier_id, int64 product_id)
 	ScanKeyData keys[2];
 	int			count = 0;
 
+	w = inv_writer_open(INV_WRITER_STOCK, AccessShareLock, &rel);
 	if (w == NULL)
-	{
-		Oid			nsp = get_namespace_oid("inventory", true);
-
-		relid = OidIsValid(nsp) ? get_relname_relid("stock_slot", nsp) :
-			InvalidOid;
-	}
-	else
-		relid = w->relid;
-	if (!OidIsValid(relid) ||
-		pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
 		return -1;
-	rel = try_table_open(relid, AccessShareLock);
-	if (rel == NULL)
-	{
-		inv_slot_writer_reset();
-		return -1;
-	}
-	w = inv_slot_writer;
-	if (w == NULL || w->relid != relid)
-	{
-		inv_slot_writer_reset();
-		w = inv_slot_writer_build(rel);
-	}
-	if (w == NULL || !OidIsValid(w->pkey) || rel->rd_rel->relrowsecurity ||
-		rel->rd_rel->relhassubclass)
+	pkey_oid = w->pkey;
+	att_slot = w->att_slot;
+	inv_writer_release(w);
+	if (!OidIsValid(pkey_oid) || rel->rd_rel->relrowsecurity ||
+		rel->rd_rel->relhassubclass ||
+		pg_class_aclcheck(RelationGetRelid(rel), GetUserId(),
+						  ACL_SELECT) != ACLCHECK_OK)
 	{
 		table_close(rel, AccessShareLock);
 		return -1;
 	}
 
-	/* Opening the index may reset the writer: keep what is needed */
-	pkey_oid = w->pkey;
-	att_slot = w->att_slot;
 	pkey = index_open(pkey_oid, AccessShareLock);
 	slot = table_slot_create(rel, NULL);
 	CommandCounterIncrement();
@@ -876,4 +983,276 @@ inv_stock_slot_count(int64 supplier_id, int64 product_id)
 	index_close(pkey, AccessShareLock);
 	table_close(rel, AccessShareLock);
 	return count;
+}
+
+/*
+ * inv_text_column
+ *		A text column of a deformed row as a C string, or NULL.
+ */
+static char *
+inv_text_column(Datum *values, bool *nulls, AttrNumber attnum)
+{
+	return nulls[attnum - 1] ? NULL : TextDatumGetCString(values[attnum - 1]);
+}
+
+/*
+ * inv_reservation_lock_once
+ *		Body of inv_reservation_lock, with the writer in *writer once it has
+ *		one.
+ */
+static int
+inv_reservation_lock_once(int64 supplier_id, int64 reservation_id,
+						  bool skip_locked, InvHeldReservation *held,
+						  InvWriter **writer)
+{
+	InvWriter  *w;
+	Relation	rel;
+	Relation	pkey;
+	ScanKeyData keys[2];
+	IndexScanDesc scan;
+	Snapshot	snapshot;
+	TM_FailureData tmfd;
+	TM_Result	status;
+	ItemPointerData tid;
+	HeapTuple	tuple;
+	Datum	   *values;
+	bool	   *nulls;
+	int			result = -1;
+
+	if (XactIsoLevel != XACT_READ_COMMITTED || XactReadOnly ||
+		IsInParallelMode() || RecoveryInProgress())
+		return -1;
+	w = inv_writer_open(INV_WRITER_RESERVATION, RowShareLock, &rel);
+	if (w == NULL)
+		return -1;
+	*writer = w;
+
+	/* FOR UPDATE needs the rights to read and to update */
+	if (!w->usable ||
+		pg_class_aclmask(w->relid, GetUserId(), ACL_SELECT | ACL_UPDATE,
+						 ACLMASK_ALL) != (ACL_SELECT | ACL_UPDATE))
+	{
+		table_close(rel, NoLock);
+		return -1;
+	}
+
+	/* The row through the key, as a new statement would see it */
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	snapshot = GetActiveSnapshot();
+	pkey = index_open(w->pkey, RowShareLock);
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(supplier_id));
+	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(reservation_id));
+	scan = index_beginscan(rel, pkey, snapshot, 2, 0);
+	index_rescan(scan, keys, 2, NULL, 0);
+	if (!index_getnext_slot(scan, ForwardScanDirection, w->oldslot))
+		result = 0;
+	index_endscan(scan);
+	index_close(pkey, NoLock);
+	if (result == 0)
+		goto done;
+
+	/*
+	 * Lock it; one that a concurrent transaction updated is followed to its
+	 * newest version, as READ COMMITTED does, and skipped when asked to.
+	 */
+	tid = w->oldslot->tts_tid;
+	status = table_tuple_lock(rel, &tid, snapshot, w->oldslot,
+							  GetCurrentCommandId(false), LockTupleExclusive,
+							  skip_locked ? LockWaitSkip : LockWaitBlock,
+							  TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &tmfd);
+	if (status == TM_WouldBlock || status == TM_Deleted)
+	{
+		result = 0;
+		goto done;
+	}
+	if (status != TM_Ok)
+		goto done;				/* result -1: the SELECT decides */
+
+	/* The version locked, which must still be the one asked for */
+	tuple = ExecFetchSlotHeapTuple(w->oldslot, false, NULL);
+	values = palloc(sizeof(Datum) * w->tupdesc->natts);
+	nulls = palloc(sizeof(bool) * w->tupdesc->natts);
+	heap_deform_tuple(tuple, w->tupdesc, values, nulls);
+	if (nulls[w->att_supplier - 1] || nulls[w->att_id - 1] ||
+		DatumGetInt64(values[w->att_supplier - 1]) != supplier_id ||
+		DatumGetInt64(values[w->att_id - 1]) != reservation_id)
+	{
+		result = 0;
+		goto done;
+	}
+	if (nulls[w->att_order_ref - 1] || nulls[w->att_product - 1] ||
+		nulls[w->att_slot - 1] || nulls[w->att_quantity - 1] ||
+		nulls[w->att_state - 1] || nulls[w->att_expires - 1] ||
+		nulls[w->att_fenced - 1])
+		goto done;
+	held->tuple = heap_copytuple(tuple);
+	held->tid = tuple->t_self;
+	held->order_ref = inv_text_column(values, nulls, w->att_order_ref);
+	held->product_id = DatumGetInt64(values[w->att_product - 1]);
+	held->slot = DatumGetInt16(values[w->att_slot - 1]);
+	held->quantity = DatumGetInt64(values[w->att_quantity - 1]);
+	held->state = values[w->att_state - 1];
+	held->expires_at = values[w->att_expires - 1];
+	held->lapsed = DatumGetTimestampTz(held->expires_at) <=
+		GetCurrentStatementStartTimestamp();
+	held->lock_token = inv_text_column(values, nulls, w->att_token);
+	held->retailer_id = inv_text_column(values, nulls, w->att_retailer);
+	held->fenced_quantity = DatumGetInt64(values[w->att_fenced - 1]);
+	result = 1;
+
+done:
+	ExecClearTuple(w->oldslot);
+	PopActiveSnapshot();
+	table_close(rel, NoLock);
+	return result;
+}
+
+/*
+ * inv_reservation_lock
+ *		Find a reservation by its id and lock it FOR UPDATE, as the SELECT
+ *		of inv_transition would; return 1 with the row in *held, 0 if there
+ *		is no such row (or, with skip_locked, it is locked by another
+ *		transaction), or -1 having locked nothing when the caller must run
+ *		its SELECT (see the file header).  The caller must be connected to
+ *		SPI; *held is allocated in the current memory context.
+ */
+int
+inv_reservation_lock(int64 supplier_id, int64 reservation_id,
+					 bool skip_locked, InvHeldReservation *held)
+{
+	InvWriter  *volatile writer = NULL;
+	volatile int result = -1;
+
+	PG_TRY();
+	{
+		result = inv_reservation_lock_once(supplier_id, reservation_id,
+										   skip_locked, held,
+										   (InvWriter **) &writer);
+	}
+	PG_CATCH();
+	{
+		inv_writer_release(writer);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	inv_writer_release(writer);
+
+	return result;
+}
+
+/*
+ * inv_reservation_set_state_once
+ *		Body of inv_reservation_set_state, with the writer in *writer once
+ *		it has one.
+ */
+static int
+inv_reservation_set_state_once(const InvHeldReservation *held,
+							   const char *state, Datum *new_state,
+							   InvWriter **writer)
+{
+	InvWriter  *w;
+	Relation	rel;
+	Datum	   *values;
+	bool	   *nulls;
+	HeapTuple	newtuple;
+	ItemPointerData tid = held->tid;
+	TM_FailureData tmfd;
+	TM_Result	status;
+	LockTupleMode lockmode;
+	int			result = -1;
+	int			i;
+
+	if (XactIsoLevel != XACT_READ_COMMITTED || XactReadOnly ||
+		IsInParallelMode() || RecoveryInProgress())
+		return -1;
+	w = inv_writer_open(INV_WRITER_RESERVATION, RowExclusiveLock, &rel);
+	if (w == NULL)
+		return -1;
+	*writer = w;
+	if (!w->usable ||
+		(rel->trigdesc == NULL ? w->ntriggers != 0 :
+		 rel->trigdesc->numtriggers != w->ntriggers) ||
+		pg_class_aclmask(w->relid, GetUserId(), ACL_SELECT | ACL_UPDATE,
+						 ACLMASK_ALL) != (ACL_SELECT | ACL_UPDATE))
+	{
+		table_close(rel, NoLock);
+		return -1;
+	}
+	CheckCmdReplicaIdentity(rel, CMD_UPDATE);
+
+	/* A row this transaction created has its foreign key checked again */
+	if (TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(held->tuple->t_data)))
+		for (i = 0; rel->trigdesc != NULL && i < rel->trigdesc->numtriggers; i++)
+			if (rel->trigdesc->triggers[i].tgfoid == F_RI_FKEY_CHECK_UPD &&
+				inv_trigger_enabled(&rel->trigdesc->triggers[i]))
+			{
+				table_close(rel, NoLock);
+				return -1;
+			}
+
+	/* The new state, and now() as the time of the change */
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	values = palloc(sizeof(Datum) * w->tupdesc->natts);
+	nulls = palloc(sizeof(bool) * w->tupdesc->natts);
+	heap_deform_tuple(held->tuple, w->tupdesc, values, nulls);
+	values[w->att_state - 1] =
+		DirectFunctionCall2(enum_in, CStringGetDatum(state),
+							ObjectIdGetDatum(TupleDescAttr(w->tupdesc,
+														   w->att_state - 1)->atttypid));
+	values[w->att_updated - 1] =
+		TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	nulls[w->att_updated - 1] = false;
+	if (!inv_check_new_row(w, values, nulls))
+		goto done;
+
+	/* The row is ours (locked above): the update cannot meet another */
+	newtuple = heap_form_tuple(RelationGetDescr(rel), values, nulls);
+	status = heap_update(rel, &tid, newtuple, GetCurrentCommandId(true),
+						 InvalidSnapshot, true, &tmfd, &lockmode);
+	if (status != TM_Ok)
+		goto done;
+	if (!HeapTupleIsHeapOnly(newtuple))
+		inv_insert_index_entries(w, rel, newtuple, values, nulls);
+	inv_fire_after_update(w, rel, held->tuple, newtuple);
+	*new_state = values[w->att_state - 1];
+	result = 1;
+
+done:
+	PopActiveSnapshot();
+	table_close(rel, NoLock);
+	return result;
+}
+
+/*
+ * inv_reservation_set_state
+ *		Set a reservation locked by inv_reservation_lock to a new state, with
+ *		updated_at = now(), as the UPDATE of inv_transition would; return 1
+ *		with the new state's value in *new_state, or -1 having changed
+ *		nothing when the caller must run its UPDATE.
+ */
+int
+inv_reservation_set_state(const InvHeldReservation *held, const char *state,
+						  Datum *new_state)
+{
+	InvWriter  *volatile writer = NULL;
+	volatile int result = -1;
+
+	PG_TRY();
+	{
+		result = inv_reservation_set_state_once(held, state, new_state,
+												(InvWriter **) &writer);
+	}
+	PG_CATCH();
+	{
+		inv_writer_release(writer);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	inv_writer_release(writer);
+
+	return result;
 }
