@@ -28,7 +28,9 @@
 #
 # Usage: bash bench/orders/profile.sh [WORKLOAD...]   (default: all four)
 # Environment: PG_CONFIG, INV_PROFILE_PRODUCTS [100000],
-# INV_PROFILE_ORDERS [1000], INV_PROFILE_OUT [/tmp/inventory-profile].
+# INV_PROFILE_ORDERS [1000], INV_PROFILE_OUT [/tmp/inventory-profile],
+# INV_PROFILE_WALDUMP (set: pg_waldump --stats=record of the warm half in
+# OUT/WORKLOAD.waldump).
 #
 set -euo pipefail
 
@@ -108,7 +110,7 @@ gen()
 				;;
 		esac
 	done
-	echo "SELECT pg_wal_lsn_diff(m1.lsn, m0.lsn) AS wal_cold, pg_wal_lsn_diff(pg_current_wal_insert_lsn(), m1.lsn) AS wal_warm FROM wal_mark m0, wal_mark m1 WHERE m0.at = 0 AND m1.at = 1;"
+	echo "SELECT pg_wal_lsn_diff(m1.lsn, m0.lsn) AS wal_cold, pg_wal_lsn_diff(pg_current_wal_insert_lsn(), m1.lsn) AS wal_warm, m1.lsn AS warm_from, pg_current_wal_insert_lsn() AS warm_to FROM wal_mark m0, wal_mark m1 WHERE m0.at = 0 AND m1.at = 1;"
 }
 
 run()
@@ -125,6 +127,14 @@ run()
 		awk '/PROGRAM TOTALS/ && !n++ { gsub(",", "", $1); printf "%s ", $1 }'
 	sed -n 's/.*wal_cold = "\([0-9]*\)".*/\1/p' "$out/$w.log" | tr '\n' ' '
 	sed -n 's/.*wal_warm = "\([0-9]*\)".*/\1/p' "$out/$w.log"
+
+	# What the warm half's WAL is made of, per kind of record
+	if [[ -n ${INV_PROFILE_WALDUMP:-} && $w != empty ]]; then
+		inv_as_pg "$bindir/pg_waldump" -p "$copy/pg_wal" --stats=record \
+			-s "$(sed -n 's/.*warm_from = "\([^"]*\)".*/\1/p' "$out/$w.log")" \
+			-e "$(sed -n 's/.*warm_to = "\([^"]*\)".*/\1/p' "$out/$w.log")" \
+			>"$out/$w.waldump" 2>&1 || true
+	fi
 }
 
 read -r empty _ _ <<<"$(run empty)"
