@@ -887,6 +887,16 @@ inv_reserve_order(PG_FUNCTION_ARGS)
 }
 
 /*
+ * inv_timestamptz_text
+ *		A timestamptz value as text, as the session shows it.
+ */
+static char *
+inv_timestamptz_text(Datum value)
+{
+	return DatumGetCString(DirectFunctionCall1(timestamptz_out, value));
+}
+
+/*
  * inv_state_name
  *		The label of a reservation_state enum value.
  */
@@ -1084,8 +1094,7 @@ inv_transition(int64 supplier_id, int64 reservation_id, InvAction action,
 							(errcode(ERRCODE_INV_RESERVATION_FINISHED),
 							 errmsg("cannot confirm reservation " INT64_FORMAT, reservation_id),
 							 errdetail("The reservation expired at %s.",
-									   DatumGetCString(DirectFunctionCall1(timestamptz_out,
-																		   held.expires_at))),
+									   inv_timestamptz_text(held.expires_at)),
 							 errhint("Reserve the stock again under a new order reference.")));
 				move = &confirm_move;
 				new_state = "confirmed";

@@ -1,22 +1,26 @@
 /*-------------------------------------------------------------------------
  *
  * stock_write.c
- *		The order path's stock updates, written straight into the heap.
+ *		The order path's row changes, written straight into the heap.
  *
- * Every order changes a stock row twice (reserve, confirm).  Run as an
- * UPDATE through SPI, each change pays for an executor of its own, and the
- * executor re-reads the table's seven CHECK constraints and its generated
- * column from their stored text every time: together more than the change
- * itself.  inv_stock_update makes the same change with the table access
- * method and keeps what the UPDATE guarantees:
+ * Every order changes a stock row twice (reserve, confirm) and its
+ * reservation's state once.  Run as an UPDATE through SPI, each change pays
+ * for an executor of its own, and the executor re-reads the table's CHECK
+ * constraints (seven on stock_slot) and its generated column from their
+ * stored text every time: together more than the change itself.
+ * inv_stock_update makes the stock change, and inv_reservation_lock with
+ * inv_reservation_set_state the reservation's SELECT ... FOR UPDATE and
+ * change of state, with the table access method, and keep what the
+ * statements guarantee:
  *
  *	- the row is found through the primary key with a fresh snapshot, and a
  *	  row updated by a concurrent transaction is handled as READ COMMITTED
  *	  does: wait for it, lock its newest version, test the condition again
  *	  on that version and update it, or find that it went away;
  *	- the generated column is computed, the CHECK and NOT NULL constraints
- *	  are tested, from expressions prepared once per backend and dropped
- *	  whenever the table's definition changes (relation cache callback);
+ *	  and partial indexes' predicates are tested, from expressions prepared
+ *	  once per backend and dropped whenever the table's definition changes
+ *	  (relation cache callback) or a function does (system cache callback);
  *	- index entries are added when the update is not HOT;
  *	- the AFTER ROW UPDATE triggers are fired, in name order, through the
  *	  function manager (the ledger and the low-stock check); the foreign key
@@ -24,16 +28,21 @@
  *	- the caller's SELECT and UPDATE rights on the table are checked, as is
  *	  the replica identity a publication needs.
  *
- * Whatever it does not know how to honour, it leaves to the UPDATE: it
+ * A writer (what is known of one table) may be invalidated while in use,
+ * since opening a relation processes invalidations: it is then only
+ * detached, and freed by its last user.
+ *
+ * Whatever it does not know how to honour, it leaves to the statement: it
  * returns -1, having changed nothing, and the caller runs its statement.
  * That covers other isolation levels than READ COMMITTED, read-only and
  * parallel mode, a table with rules, row security, child tables, other
  * triggers (BEFORE, statement-level, WHEN clauses, column lists, any other
- * function), indexes on expressions or with predicates, exclusion and
- * deferrable unique constraints, column-level rights only, a row created
- * by this transaction (the foreign key check then fires even though the
- * key is unchanged), a quantity that would overflow, and any row that
- * fails a constraint (so the UPDATE raises the error exactly as always).
+ * function), indexes on expressions, exclusion and deferrable unique
+ * constraints, column-level rights only, a row created by this transaction
+ * (the foreign key check then fires even though the key is unchanged), a
+ * quantity that would overflow, a lock that meets anything but a row to
+ * take or one to skip, and any row that fails a constraint (so that the
+ * statement raises the error exactly as always).
  *
  * Copyright (c) 2026, the inventory authors
  *
@@ -141,6 +150,7 @@ static bool inv_slot_writer_callbacks = false;
 static uint64 inv_slot_writer_resets = 0;	/* invalidations seen */
 
 static void inv_slot_writer_free(InvWriter *writer);
+static int	inv_stock_update_once(const InvStockUpdate *u, InvWriter **writer);
 
 /* The extension's trigger functions that this file may fire, per table */
 static const char *const inv_stock_triggers[] = {
@@ -158,7 +168,7 @@ inv_slot_writer_reset(InvWriterKind kind)
 	inv_slot_writer_resets++;
 	if (inv_writers[kind] != NULL)
 	{
-		InvWriter *writer = inv_writers[kind];
+		InvWriter  *writer = inv_writers[kind];
 
 		/* One in use is only detached: its user frees it */
 		inv_writers[kind] = NULL;
@@ -347,7 +357,8 @@ inv_slot_writer_build(Relation rel, InvWriterKind kind)
 	/* Indexes on columns, one of them the key a row is found by */
 	indexes = RelationGetIndexList(rel);
 	w->indexes = palloc0(sizeof(Oid) * Max(list_length(indexes), 1));
-	w->index_preds = palloc0(sizeof(ExprState *) * Max(list_length(indexes), 1));
+	w->index_preds = palloc0(sizeof(ExprState *) *
+							 Max(list_length(indexes), 1));
 	foreach(lc, indexes)
 	{
 		Relation	index = index_open(lfirst_oid(lc), AccessShareLock);
@@ -374,9 +385,12 @@ inv_slot_writer_build(Relation rel, InvWriterKind kind)
 			w->pkey = RelationGetRelid(index);
 		if (plain &&
 			!heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred, NULL))
+		{
+			Expr	   *pred = (Expr *) RelationGetIndexPredicate(index);
+
 			w->index_preds[w->nindexes] =
-				ExecInitQual((List *) expression_planner((Expr *) RelationGetIndexPredicate(index)),
-							 NULL);
+				ExecInitQual((List *) expression_planner(pred), NULL);
+		}
 		index_close(index, AccessShareLock);
 		if (!plain)
 			goto unusable;
@@ -404,7 +418,8 @@ inv_slot_writer_build(Relation rel, InvWriterKind kind)
 		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
 		Expr	   *expr;
 
-		if (att->attisdropped || att->attgenerated != ATTRIBUTE_GENERATED_STORED)
+		if (att->attisdropped ||
+			att->attgenerated != ATTRIBUTE_GENERATED_STORED)
 			continue;
 		expr = (Expr *) build_column_default(rel, i + 1);
 		if (expr == NULL)
@@ -743,14 +758,6 @@ inv_writer_release(InvWriter *w)
 }
 
 /*
- * inv_stock_update_once
- *		Body of inv_stock_update, with the writer in *writer once it has
- *		one (marked busy), so that the caller can let it go.
- */
-static int
-inv_stock_update_once(const InvStockUpdate *u, InvWriter **writer);
-
-/*
  * inv_stock_update
  *		Apply a change to one stock slot, as the given change for the
  *		ledger; return the number of rows changed (0 or 1), or -1 having
@@ -766,7 +773,7 @@ int
 inv_stock_update(const InvStockUpdate *u, const InvChange *change)
 {
 	const InvChange *outer_change = inv_swap_change(change);
-	InvWriter *volatile writer = NULL;
+	InvWriter  *volatile writer = NULL;
 	volatile int result = -1;
 
 	/* The writer may be invalidated while in use: free it only after */
@@ -784,6 +791,11 @@ inv_stock_update(const InvStockUpdate *u, const InvChange *change)
 	return result;
 }
 
+/*
+ * inv_stock_update_once
+ *		Body of inv_stock_update, with the writer in *writer once it has
+ *		one (marked busy), so that the caller can let it go.
+ */
 static int
 inv_stock_update_once(const InvStockUpdate *u, InvWriter **writer)
 {
@@ -860,12 +872,13 @@ inv_stock_update_once(const InvStockUpdate *u, InvWriter **writer)
 		TM_FailureData tmfd;
 		TM_Result	status;
 		LockTupleMode lockmode;
+		TransactionId xmin;
 		bool		qualifies;
 
 		oldtuple = ExecFetchSlotHeapTuple(w->oldslot, false, NULL);
 		tid = oldtuple->t_self;
-		if (fk_check_on_own_rows &&
-			TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(oldtuple->t_data)))
+		xmin = HeapTupleHeaderGetXmin(oldtuple->t_data);
+		if (fk_check_on_own_rows && TransactionIdIsCurrentTransactionId(xmin))
 		{
 			result = -1;
 			break;
@@ -1162,6 +1175,8 @@ inv_reservation_set_state_once(const InvHeldReservation *held,
 	TM_FailureData tmfd;
 	TM_Result	status;
 	LockTupleMode lockmode;
+	TransactionId xmin;
+	Oid			state_type;
 	int			result = -1;
 	int			i;
 
@@ -1184,14 +1199,15 @@ inv_reservation_set_state_once(const InvHeldReservation *held,
 	CheckCmdReplicaIdentity(rel, CMD_UPDATE);
 
 	/* A row this transaction created has its foreign key checked again */
-	if (TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(held->tuple->t_data)))
-		for (i = 0; rel->trigdesc != NULL && i < rel->trigdesc->numtriggers; i++)
-			if (rel->trigdesc->triggers[i].tgfoid == F_RI_FKEY_CHECK_UPD &&
-				inv_trigger_enabled(&rel->trigdesc->triggers[i]))
-			{
-				table_close(rel, NoLock);
-				return -1;
-			}
+	xmin = HeapTupleHeaderGetXmin(held->tuple->t_data);
+	for (i = 0; rel->trigdesc != NULL && i < rel->trigdesc->numtriggers; i++)
+		if (rel->trigdesc->triggers[i].tgfoid == F_RI_FKEY_CHECK_UPD &&
+			inv_trigger_enabled(&rel->trigdesc->triggers[i]) &&
+			TransactionIdIsCurrentTransactionId(xmin))
+		{
+			table_close(rel, NoLock);
+			return -1;
+		}
 
 	/* The new state, and now() as the time of the change */
 	CommandCounterIncrement();
@@ -1199,10 +1215,10 @@ inv_reservation_set_state_once(const InvHeldReservation *held,
 	values = palloc(sizeof(Datum) * w->tupdesc->natts);
 	nulls = palloc(sizeof(bool) * w->tupdesc->natts);
 	heap_deform_tuple(held->tuple, w->tupdesc, values, nulls);
-	values[w->att_state - 1] =
-		DirectFunctionCall2(enum_in, CStringGetDatum(state),
-							ObjectIdGetDatum(TupleDescAttr(w->tupdesc,
-														   w->att_state - 1)->atttypid));
+	state_type = TupleDescAttr(w->tupdesc, w->att_state - 1)->atttypid;
+	values[w->att_state - 1] = DirectFunctionCall2(enum_in,
+												   CStringGetDatum(state),
+												   ObjectIdGetDatum(state_type));
 	values[w->att_updated - 1] =
 		TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
 	nulls[w->att_updated - 1] = false;
