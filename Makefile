@@ -20,7 +20,8 @@ OBJS = \
 	src/csv_reader.o \
 	src/bulk.o \
 	src/privileges.o \
-	src/extension_drop.o
+	src/extension_drop.o \
+	src/stock_write.o
 
 EXTENSION = inventory
 DATA = inventory--1.0.sql inventory--1.0--1.1.sql
@@ -28,12 +29,13 @@ PGFILEDESC = "inventory - supplier stock that is never oversold"
 
 # pg_regress suites, in run order: sql/NAME.sql against expected/NAME.out.
 REGRESS = setup adjust reserve order_lines lifecycle expire ledger verify \
-	alerts calendar ringfence slots bulk \
+	alerts calendar ringfence slots bulk stock_write \
 	cleanup
 
 # Two-session races, run by isolationtester.
 ISOLATION = last_unit confirm_vs_release adjust_vs_reserve double_release \
-	retried_line hot_slots made_to_order_flip bulk_vs_adjust
+	retried_line hot_slots made_to_order_flip bulk_vs_adjust config_cache \
+	stock_chain
 ISOLATION_OPTS = --inputdir=test/isolation
 
 # The suites run against an installed server (make installcheck);

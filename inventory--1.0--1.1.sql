@@ -645,3 +645,24 @@ CREATE TRIGGER product_flag_awaits_orders
 	FOR EACH ROW
 	WHEN (NEW.made_to_order IS DISTINCT FROM OLD.made_to_order)
 	EXECUTE FUNCTION inventory.inv_product_flag_wait();
+
+
+--------------------------------------------------------------------------
+-- The order path at the speed of PostgreSQL itself: products spread wide
+--------------------------------------------------------------------------
+
+-- Every change of the config table, whoever makes it and however it ends,
+-- invalidates the table's relation cache entry, so that a backend may keep
+-- the supplier id across transactions until then (src/inventory.c).  It
+-- fires always, in replicas and logical replication's apply too.
+CREATE FUNCTION inventory.inv_config_changed()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'inv_config_changed'
+LANGUAGE C;
+
+REVOKE ALL ON FUNCTION inventory.inv_config_changed() FROM PUBLIC;
+
+CREATE TRIGGER config_changed
+	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON inventory.config
+	FOR EACH STATEMENT EXECUTE FUNCTION inventory.inv_config_changed();
+ALTER TABLE inventory.config ENABLE ALWAYS TRIGGER config_changed;

@@ -5,9 +5,14 @@
  *
  * A tenant database belongs to one supplier.  Its id lives in the one-row
  * table inventory.config; every function that touches stock needs it, so it
- * is read once per transaction and kept in a backend-local cache keyed by
- * the local transaction id.  It cannot change under a running transaction
- * except through inv_configure, which clears the cache itself.
+ * is kept in a backend-local cache.  Where the statement trigger
+ * config_changed (1.1) is in place and fires always, every change of the
+ * table, committed or rolled back, invalidates the table's relation cache
+ * entry, and the cache lasts until that invalidation arrives: another
+ * session's change is seen from this backend's next transaction on (the
+ * id can change only while no product exists, so nothing depends on the
+ * old one).  Without the trigger (a database still at 1.0, or the trigger
+ * disabled), the id is read once per (sub)transaction as before.
  *
  * Copyright (c) 2026, the inventory authors
  *
@@ -21,11 +26,18 @@
 #include <limits.h>
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "storage/proc.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
 
 #include "expiry_worker.h"
 #include "inventory.h"
@@ -75,12 +87,24 @@ static int64 cached_supplier_id = 0;
 static LocalTransactionId cached_supplier_lxid = InvalidLocalTransactionId;
 static SubTransactionId cached_supplier_subxid = InvalidSubTransactionId;
 
+/*
+ * ... or, with the config_changed trigger in place, until the config
+ * table's relation cache entry is invalidated (see the file header).
+ */
+static bool cached_supplier_lasting = false;
+static Oid	cached_config_relid = InvalidOid;
+static uint64 config_invalidations = 0;
+static bool config_callback_set = false;
+
 void		_PG_init(void);
 static bool inv_check_redis_host(char **newval, void **extra, GucSource source);
+static void inv_config_forget(Datum arg, Oid relid);
+static bool inv_config_watched(void);
 static void inv_define_lock_settings(void);
 
 PG_FUNCTION_INFO_V1(inv_supplier_id);
 PG_FUNCTION_INFO_V1(inv_configure);
+PG_FUNCTION_INFO_V1(inv_config_changed);
 
 /*
  * Module load callback: define the settings, and when the library is
@@ -366,13 +390,21 @@ inv_get_supplier_id(void)
 		0, {0}, NULL
 	};
 	bool		isnull;
+	uint64		invalidations;
 
-	/* One look-up per (sub)transaction is enough */
-	if (cached_supplier_lxid == MyProc->lxid &&
-		cached_supplier_subxid == GetCurrentSubTransactionId() &&
-		cached_supplier_id > 0)
+	/* Until the table changes, or once per (sub)transaction */
+	if (cached_supplier_id > 0 &&
+		(cached_supplier_lasting ||
+		 (cached_supplier_lxid == MyProc->lxid &&
+		  cached_supplier_subxid == GetCurrentSubTransactionId())))
 		return cached_supplier_id;
 
+	if (!config_callback_set)
+	{
+		CacheRegisterRelcacheCallback(inv_config_forget, (Datum) 0);
+		config_callback_set = true;
+	}
+	invalidations = config_invalidations;
 	inv_plan_run(&read_config, NULL, NULL, true, 1);
 	if (SPI_processed == 0)
 		ereport(ERROR,
@@ -384,7 +416,84 @@ inv_get_supplier_id(void)
 	cached_supplier_id = inv_spi_int64(0, 1, &isnull);
 	cached_supplier_lxid = MyProc->lxid;
 	cached_supplier_subxid = GetCurrentSubTransactionId();
+
+	/* An invalidation that came in during the read may concern it */
+	cached_supplier_lasting = inv_config_watched() &&
+		invalidations == config_invalidations;
 	return cached_supplier_id;
+}
+
+/*
+ * inv_config_forget
+ *		Relation cache callback: the config table (or every table) changed,
+ *		so the supplier id must be read again.
+ */
+static void
+inv_config_forget(Datum arg, Oid relid)
+{
+	config_invalidations++;
+	if (relid == InvalidOid || relid == cached_config_relid)
+	{
+		cached_supplier_lasting = false;
+		cached_supplier_id = 0;
+	}
+}
+
+/*
+ * inv_config_watched
+ *		Whether every change of inventory.config invalidates it: the
+ *		config_changed trigger exists and fires always.  Notes the table's
+ *		OID for inv_config_forget.  The caller has just read the table, so it
+ *		holds a lock on it.
+ */
+static bool
+inv_config_watched(void)
+{
+	Oid			nsp = get_namespace_oid("inventory", true);
+	Relation	rel;
+	bool		watched = false;
+	int			i;
+
+	cached_config_relid = OidIsValid(nsp) ?
+		get_relname_relid("config", nsp) : InvalidOid;
+	if (!OidIsValid(cached_config_relid))
+		return false;
+	rel = RelationIdGetRelation(cached_config_relid);
+	if (!RelationIsValid(rel))
+		return false;
+	for (i = 0; rel->trigdesc != NULL && i < rel->trigdesc->numtriggers; i++)
+	{
+		Trigger    *trigger = &rel->trigdesc->triggers[i];
+		int16		events = TRIGGER_TYPE_INSERT | TRIGGER_TYPE_UPDATE |
+			TRIGGER_TYPE_DELETE | TRIGGER_TYPE_TRUNCATE;
+		char	   *name = get_func_name(trigger->tgfoid);
+
+		if (name != NULL && strcmp(name, "inv_config_changed") == 0 &&
+			get_func_namespace(trigger->tgfoid) == nsp &&
+			trigger->tgenabled == TRIGGER_FIRES_ALWAYS &&
+			(trigger->tgtype & events) == events)
+			watched = true;
+	}
+	RelationClose(rel);
+	return watched;
+}
+
+/*
+ * inv_config_changed()
+ *		Statement trigger on inventory.config: have every backend read the
+ *		supplier id again, at commit (or, in this backend, at rollback too).
+ */
+Datum
+inv_config_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("inv_config_changed() was not called by the trigger manager")));
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	return PointerGetDatum(NULL);
 }
 
 /*
@@ -468,6 +577,7 @@ inv_configure(PG_FUNCTION_ARGS)
 	cached_supplier_id = supplier_id;
 	cached_supplier_lxid = MyProc->lxid;
 	cached_supplier_subxid = GetCurrentSubTransactionId();
+	cached_supplier_lasting = false;	/* until it is read back */
 
 	SPI_finish();
 

@@ -97,6 +97,7 @@ extern int	inv_plan_run(InvPlan *plan, Datum *values, const char *nulls,
 extern int	inv_plan_run_change(InvPlan *plan, Datum *values,
 								const char *nulls, const InvChange *change);
 extern const InvChange *inv_current_change(void);
+extern const InvChange *inv_swap_change(const InvChange *change);
 extern const char *inv_change_reason(const InvChange *change,
 									 int64 product_id);
 extern int64 inv_spi_int64(int row, int col, bool *isnull);
@@ -135,5 +136,52 @@ extern Datum inv_ledger_actor(char *null_flag);
 
 /* extension_drop.c */
 extern void inv_extension_drop_init(void);
+
+/*
+ * A change of one stock slot made by stock_write.c: each quantity grows by
+ * its delta (stock_level only for stocked products), lock_fence becomes at
+ * least fence, and the row qualifies only if no newer lock holder wrote to
+ * it (fence > 0) and, with need_available, if it is made to order or its
+ * shared pool holds reserved - ring_fenced units.
+ */
+typedef struct InvStockUpdate
+{
+	int64		supplier_id;
+	int64		product_id;
+	int16		slot;
+	int64		stock_level;
+	int64		reserved;
+	int64		committed;
+	int64		ring_fenced;
+	int64		fence;
+	bool		need_available;
+} InvStockUpdate;
+
+/* stock_write.c */
+extern int	inv_stock_update(const InvStockUpdate *update,
+							 const InvChange *change);
+extern int	inv_stock_slot_count(int64 supplier_id, int64 product_id);
+
+/* A reservation row locked by inv_reservation_lock (stock_write.c) */
+typedef struct InvHeldReservation
+{
+	ItemPointerData tid;		/* the locked version */
+	HeapTuple	tuple;
+	char	   *order_ref;
+	int64		product_id;
+	int16		slot;
+	int64		quantity;
+	Datum		state;
+	bool		lapsed;			/* expires_at <= statement_timestamp() */
+	Datum		expires_at;
+	char	   *lock_token;		/* or NULL */
+	char	   *retailer_id;	/* or NULL */
+	int64		fenced_quantity;
+} InvHeldReservation;
+
+extern int	inv_reservation_lock(int64 supplier_id, int64 reservation_id,
+								 bool skip_locked, InvHeldReservation *held);
+extern int	inv_reservation_set_state(const InvHeldReservation *held,
+									  const char *state, Datum *new_state);
 
 #endif							/* INVENTORY_H */

@@ -111,6 +111,20 @@ inv_plan_run_change(InvPlan *plan, Datum *values, const char *nulls,
 }
 
 /*
+ * inv_swap_change
+ *		Publish a change made without a statement (stock_write.c); return
+ *		the one it replaces, which the caller must put back however it ends.
+ */
+const InvChange *
+inv_swap_change(const InvChange *change)
+{
+	const InvChange *outer_change = current_change;
+
+	current_change = change;
+	return outer_change;
+}
+
+/*
  * inv_current_change
  *		The change the running statement makes, or NULL for a direct change.
  */

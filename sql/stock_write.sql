@@ -1,0 +1,145 @@
+--
+-- stock_write: the order path writes stock rows and reservations' changes
+-- of state straight into the heap; what it writes, and the tables as they
+-- are now (constraints and triggers added since the backend last looked),
+-- are as an UPDATE would have them
+--
+INSERT INTO inventory.product (sku, name) VALUES ('SW-1', 'direct write');
+SELECT product_id AS sw FROM inventory.product WHERE sku = 'SW-1' \gset
+SELECT stock_level FROM inventory.inv_adjust(:sw, 20, 'set', 'delivery');
+
+-- An order, then its confirmation: the row, its generated column, the ledger
+SELECT reservation_id AS r1 FROM inventory.inv_reserve('sw-1', :sw, 3) \gset
+SELECT stock_level, reserved, available, committed
+FROM inventory.stock_slot WHERE product_id = :sw;
+SELECT changed FROM inventory.inv_confirm(:r1);
+SELECT stock_level, reserved, available, committed
+FROM inventory.stock_slot WHERE product_id = :sw;
+SELECT kind, stock_level_before, stock_level_after, reserved_before,
+	   reserved_after, committed_before, committed_after, order_ref
+FROM inventory.ledger WHERE product_id = :sw ORDER BY ledger_id;
+
+-- A CHECK constraint added after this backend prepared the table's: the
+-- order is refused with that constraint's error, and nothing changes
+ALTER TABLE inventory.stock_slot
+	ADD CONSTRAINT sw_small_holds CHECK (reserved <= 4) NOT VALID;
+\set VERBOSITY terse
+SELECT quantity FROM inventory.inv_reserve('sw-2', :sw, 5);
+\set VERBOSITY default
+SELECT reserved, available FROM inventory.stock_slot WHERE product_id = :sw;
+SELECT count(*) AS lines FROM inventory.reservation WHERE order_ref = 'sw-2';
+ALTER TABLE inventory.stock_slot DROP CONSTRAINT sw_small_holds;
+SELECT quantity FROM inventory.inv_reserve('sw-2', :sw, 5);
+SELECT reserved, available FROM inventory.stock_slot WHERE product_id = :sw;
+
+-- Someone else's trigger on the stock table fires for the order path too
+CREATE FUNCTION public.sw_watch() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	RAISE NOTICE 'reserved % -> %, available % -> %',
+		OLD.reserved, NEW.reserved, OLD.available, NEW.available;
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER sw_watch AFTER UPDATE ON inventory.stock_slot
+	FOR EACH ROW EXECUTE FUNCTION public.sw_watch();
+SELECT quantity FROM inventory.inv_reserve('sw-3', :sw, 1);
+DROP TRIGGER sw_watch ON inventory.stock_slot;
+DROP FUNCTION public.sw_watch();
+SELECT quantity FROM inventory.inv_reserve('sw-4', :sw, 1);
+
+-- Two changes of one row in one transaction: the second sees the first
+BEGIN;
+SELECT quantity FROM inventory.inv_reserve('sw-5', :sw, 1);
+SELECT quantity FROM inventory.inv_reserve('sw-6', :sw, 1);
+SELECT reserved, available FROM inventory.stock_slot WHERE product_id = :sw;
+ROLLBACK;
+SELECT reserved, available FROM inventory.stock_slot WHERE product_id = :sw;
+
+-- Errors below name product ids, which depend on the suites before
+\set VERBOSITY sqlstate
+
+-- A product created in the transaction that orders it
+BEGIN;
+INSERT INTO inventory.product (sku) VALUES ('SW-NEW');
+SELECT stock_level FROM inventory.inv_adjust('SW-NEW', 2, 'set');
+SELECT quantity FROM inventory.inv_reserve('sw-8', 'SW-NEW', 2);
+SELECT quantity FROM inventory.inv_reserve('sw-9', 'SW-NEW', 1);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+
+-- Other isolation levels and read-only transactions take the UPDATE
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT quantity FROM inventory.inv_reserve('sw-10', :sw, 1);
+COMMIT;
+BEGIN READ ONLY;
+SELECT quantity FROM inventory.inv_reserve('sw-11', :sw, 1);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+
+-- Not a unit more than the stock: the last one, then a refusal
+SELECT available AS left FROM inventory.stock_slot WHERE product_id = :sw \gset
+SELECT quantity FROM inventory.inv_reserve('sw-12', :sw, :left);
+SELECT quantity FROM inventory.inv_reserve('sw-13', :sw, 1);
+\echo :LAST_ERROR_SQLSTATE
+SELECT stock_level, reserved, available, committed
+FROM inventory.stock_slot WHERE product_id = :sw;
+
+\set VERBOSITY default
+
+-- A retried line is found, and returned as it is
+SELECT quantity, state FROM inventory.inv_reserve('sw-12', :sw, :left);
+
+-- A reservation's new state: its CHECK constraints as they are now, its
+-- partial index, and its foreign key when created in the same transaction
+INSERT INTO inventory.product (sku, name) VALUES ('SW-2', 'direct state');
+SELECT product_id AS sw2 FROM inventory.product WHERE sku = 'SW-2' \gset
+SELECT stock_level FROM inventory.inv_adjust(:sw2, 10, 'set');
+SELECT reservation_id AS r2 FROM inventory.inv_reserve('sw-20', :sw2, 2) \gset
+SELECT reservation_id AS r3 FROM inventory.inv_reserve('sw-21', :sw2, 3) \gset
+SELECT found_state, state, changed FROM inventory.inv_confirm(:r3);
+ALTER TABLE inventory.reservation
+	ADD CONSTRAINT sw_no_release CHECK (state <> 'released') NOT VALID;
+\set VERBOSITY terse
+SELECT changed FROM inventory.inv_release(:r2, 'not now');
+\set VERBOSITY default
+SELECT state FROM inventory.reservation WHERE reservation_id = :r2;
+SELECT reserved, committed FROM inventory.stock_slot WHERE product_id = :sw2;
+ALTER TABLE inventory.reservation DROP CONSTRAINT sw_no_release;
+SELECT found_state, state, changed FROM inventory.inv_release(:r2, 'now');
+SET client_min_messages = warning;	-- its notice names the id
+SELECT found_state, state, changed FROM inventory.inv_release(:r2, 'again');
+RESET client_min_messages;
+BEGIN;
+SELECT reservation_id AS r4 FROM inventory.inv_reserve('sw-22', :sw2, 1) \gset
+SELECT found_state, state, changed FROM inventory.inv_confirm(:r4);
+COMMIT;
+SELECT order_ref, state, updated_at >= created_at AS stamped
+FROM inventory.reservation WHERE product_id = :sw2 ORDER BY order_ref;
+SELECT stock_level, reserved, available, committed
+FROM inventory.stock_slot WHERE product_id = :sw2;
+
+-- The partial index of open reservations holds exactly the open ones
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+SELECT count(*) AS open_by_index FROM inventory.reservation
+WHERE state = 'reserved' AND expires_at > '-infinity' \gset
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+SET enable_indexscan = off;
+SET enable_bitmapscan = off;
+SELECT count(*) = :open_by_index AS index_agrees FROM inventory.reservation
+WHERE state = 'reserved' AND expires_at > '-infinity';
+RESET enable_indexscan;
+RESET enable_bitmapscan;
+
+-- Every index entry points at its row, and every row has its entries
+CREATE EXTENSION amcheck;
+SELECT count(*) > 0 AS indexes_checked
+FROM (SELECT bt_index_check(i.indexrelid, true)
+	  FROM pg_index i
+	  WHERE i.indrelid IN ('inventory.reservation'::regclass,
+						   'inventory.stock_slot'::regclass)) s;
+DROP EXTENSION amcheck;
+
+-- The ledger explains every change
+SELECT count(*) AS discrepancies FROM inventory.inv_verify();

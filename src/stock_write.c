@@ -1,0 +1,1274 @@
+/*-------------------------------------------------------------------------
+ *
+ * stock_write.c
+ *		The order path's row changes, written straight into the heap.
+ *
+ * Every order changes a stock row twice (reserve, confirm) and its
+ * reservation's state once.  Run as an UPDATE through SPI, each change pays
+ * for an executor of its own, and the executor re-reads the table's CHECK
+ * constraints (seven on stock_slot) and its generated column from their
+ * stored text every time: together more than the change itself.
+ * inv_stock_update makes the stock change, and inv_reservation_lock with
+ * inv_reservation_set_state the reservation's SELECT ... FOR UPDATE and
+ * change of state, with the table access method, and keep what the
+ * statements guarantee:
+ *
+ *	- the row is found through the primary key with a fresh snapshot, and a
+ *	  row updated by a concurrent transaction is handled as READ COMMITTED
+ *	  does: wait for it, lock its newest version, test the condition again
+ *	  on that version and update it, or find that it went away;
+ *	- the generated column is computed, the CHECK and NOT NULL constraints
+ *	  and partial indexes' predicates are tested, from expressions prepared
+ *	  once per backend and dropped whenever the table's definition changes
+ *	  (relation cache callback) or a function does (system cache callback);
+ *	- index entries are added when the update is not HOT;
+ *	- the AFTER ROW UPDATE triggers are fired, in name order, through the
+ *	  function manager (the ledger and the low-stock check); the foreign key
+ *	  check needs no firing, as the order path never changes the key;
+ *	- the caller's SELECT and UPDATE rights on the table are checked, as is
+ *	  the replica identity a publication needs.
+ *
+ * A writer (what is known of one table) may be invalidated while in use,
+ * since opening a relation processes invalidations: it is then only
+ * detached, and freed by its last user.
+ *
+ * Whatever it does not know how to honour, it leaves to the statement: it
+ * returns -1, having changed nothing, and the caller runs its statement.
+ * That covers other isolation levels than READ COMMITTED, read-only and
+ * parallel mode, a table with rules, row security, child tables, other
+ * triggers (BEFORE, statement-level, WHEN clauses, column lists, any other
+ * function), indexes on expressions, exclusion and deferrable unique
+ * constraints, column-level rights only, a row created by this transaction
+ * (the foreign key check then fires even though the key is unchanged), a
+ * quantity that would overflow, a lock that meets anything but a row to
+ * take or one to skip, and any row that fails a constraint (so that the
+ * statement raises the error exactly as always).
+ *
+ * Copyright (c) 2026, the inventory authors
+ *
+ * IDENTIFICATION
+ *		src/stock_write.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/relscan.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/index.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_trigger.h"
+#include "commands/trigger.h"
+#include "common/int.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "nodes/execnodes.h"
+#include "optimizer/optimizer.h"
+#include "pgstat.h"
+#include "rewrite/rewriteHandler.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/fmgroids.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+
+#include "inventory.h"
+
+/* The tables written here */
+typedef enum InvWriterKind
+{
+	INV_WRITER_STOCK,			/* inventory.stock_slot */
+	INV_WRITER_RESERVATION,		/* inventory.reservation */
+	INV_WRITER_KINDS
+} InvWriterKind;
+
+/*
+ * What this backend knows about one of those tables, built on first use
+ * and dropped on any invalidation of the table (or of functions, which its
+ * constraints may call).
+ */
+typedef struct InvWriter
+{
+	InvWriterKind kind;
+	Oid			relid;
+	bool		usable;			/* false: leave every change to the UPDATE */
+	MemoryContext cxt;
+	TupleDesc	tupdesc;		/* a copy of the table's */
+	AttrNumber	att_supplier;
+	AttrNumber	att_product;
+	AttrNumber	att_slot;
+	AttrNumber	att_mto;
+	AttrNumber	att_level;
+	AttrNumber	att_reserved;
+	AttrNumber	att_committed;
+	AttrNumber	att_fence;
+	AttrNumber	att_ring;
+	/* reservation: the columns read or written besides the above */
+	AttrNumber	att_id;
+	AttrNumber	att_order_ref;
+	AttrNumber	att_quantity;
+	AttrNumber	att_state;
+	AttrNumber	att_expires;
+	AttrNumber	att_updated;
+	AttrNumber	att_token;
+	AttrNumber	att_retailer;
+	AttrNumber	att_fenced;
+	Oid			pkey;			/* the key a row is found by */
+	int			nindexes;
+	Oid		   *indexes;
+	ExprState **index_preds;	/* per index: its predicate, or NULL */
+	int			ncheck;
+	ExprState **checks;
+	int			ngenerated;
+	AttrNumber *gen_attnums;
+	ExprState **gen_exprs;
+	int			busy;			/* calls using it now */
+	int			ntriggers;		/* rel->trigdesc->numtriggers when built */
+	FmgrInfo   *trig_fn;		/* per trigger, for those this file fires */
+	TupleTableSlot *oldslot;
+	TupleTableSlot *newslot;
+	ExprContext *econtext;
+} InvWriter;
+
+static InvWriter *inv_writers[INV_WRITER_KINDS];
+static bool inv_slot_writer_callbacks = false;
+static uint64 inv_slot_writer_resets = 0;	/* invalidations seen */
+
+static void inv_slot_writer_free(InvWriter *writer);
+static int	inv_stock_update_once(const InvStockUpdate *u, InvWriter **writer);
+
+/* The extension's trigger functions that this file may fire, per table */
+static const char *const inv_stock_triggers[] = {
+	"inv_ledger_record", "inv_low_stock_check", NULL
+};
+static const char *const inv_reservation_triggers[] = {NULL};
+
+/*
+ * inv_slot_writer_reset
+ *		Forget everything known about one table.
+ */
+static void
+inv_slot_writer_reset(InvWriterKind kind)
+{
+	inv_slot_writer_resets++;
+	if (inv_writers[kind] != NULL)
+	{
+		InvWriter  *writer = inv_writers[kind];
+
+		/* One in use is only detached: its user frees it */
+		inv_writers[kind] = NULL;
+		if (writer->busy > 0)
+			return;
+		inv_slot_writer_free(writer);
+	}
+}
+
+/*
+ * inv_slot_writer_free
+ *		Release a writer that is no longer the current one.
+ */
+static void
+inv_slot_writer_free(InvWriter *writer)
+{
+	if (writer->econtext != NULL)
+		FreeExprContext(writer->econtext, false);
+	if (writer->oldslot != NULL)
+		ExecDropSingleTupleTableSlot(writer->oldslot);
+	if (writer->newslot != NULL)
+		ExecDropSingleTupleTableSlot(writer->newslot);
+	MemoryContextDelete(writer->cxt);
+}
+
+/*
+ * inv_slot_writer_relcache
+ *		Relation cache callback: one of the tables (or every table) changed.
+ */
+static void
+inv_slot_writer_relcache(Datum arg, Oid relid)
+{
+	int			kind;
+
+	inv_slot_writer_resets++;	/* may be a table being built */
+	for (kind = 0; kind < INV_WRITER_KINDS; kind++)
+		if (relid == InvalidOid ||
+			(inv_writers[kind] != NULL && relid == inv_writers[kind]->relid))
+			inv_slot_writer_reset(kind);
+}
+
+/*
+ * inv_slot_writer_syscache
+ *		System cache callback on functions: a constraint may call one.
+ */
+static void
+inv_slot_writer_syscache(Datum arg, int cacheid, uint32 hashvalue)
+{
+	int			kind;
+
+	for (kind = 0; kind < INV_WRITER_KINDS; kind++)
+		inv_slot_writer_reset(kind);
+}
+
+/*
+ * inv_slot_attnum
+ *		The number of a stock_slot column of the given type, or 0.
+ */
+static AttrNumber
+inv_slot_attnum(TupleDesc tupdesc, const char *name, Oid type)
+{
+	int			i;
+
+	for (i = 0; i < tupdesc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+			return att->atttypid == type ? att->attnum : 0;
+	}
+	return 0;
+}
+
+/*
+ * inv_known_trigger
+ *		Whether a trigger is one this file may fire itself: an AFTER ROW
+ *		trigger of one of the extension's own functions, or the foreign key
+ *		check, without WHEN clause or column list.
+ */
+static bool
+inv_known_trigger(Relation rel, Trigger *trigger,
+				  const char *const *known)
+{
+	char	   *name;
+	int			i;
+
+	if (trigger->tgfoid == F_RI_FKEY_CHECK_UPD)
+		return true;
+	if (!TRIGGER_FOR_ROW(trigger->tgtype) ||
+		!TRIGGER_FOR_AFTER(trigger->tgtype) ||
+		trigger->tgqual != NULL || trigger->tgnattr > 0 ||
+		trigger->tgdeferrable ||
+		get_func_namespace(trigger->tgfoid) != RelationGetNamespace(rel))
+		return false;
+	name = get_func_name(trigger->tgfoid);
+	for (i = 0; name != NULL && known[i] != NULL; i++)
+		if (strcmp(name, known[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * inv_slot_writer_build
+ *		Learn a table's shape from the open relation, and prepare its
+ *		constraints, generated columns, index predicates and triggers;
+ *		install it as the current writer of its kind and return it, or
+ *		return NULL if an invalidation arrived meanwhile (the caller then
+ *		uses its statement this once).
+ */
+static InvWriter *
+inv_slot_writer_build(Relation rel, InvWriterKind kind)
+{
+	uint64		resets = inv_slot_writer_resets;
+	MemoryContext cxt;
+	MemoryContext old;
+	InvWriter  *w;
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	TriggerDesc *trigdesc = rel->trigdesc;
+	List	   *indexes;
+	ListCell   *lc;
+	int			i;
+	bool		shape_ok;
+
+	if (!inv_slot_writer_callbacks)
+	{
+		CacheRegisterRelcacheCallback(inv_slot_writer_relcache, (Datum) 0);
+		CacheRegisterSyscacheCallback(PROCOID, inv_slot_writer_syscache,
+									  (Datum) 0);
+		inv_slot_writer_callbacks = true;
+	}
+
+	cxt = AllocSetContextCreate(CacheMemoryContext, "inventory direct writer",
+								ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	w = palloc0(sizeof(InvWriter));
+	w->kind = kind;
+	w->cxt = cxt;
+	w->relid = RelationGetRelid(rel);
+	w->tupdesc = CreateTupleDescCopyConstr(tupdesc);
+
+	/* The table as the order path knows it, and nothing the UPDATE adds */
+	w->att_supplier = inv_slot_attnum(tupdesc, "supplier_id", INT8OID);
+	w->att_product = inv_slot_attnum(tupdesc, "product_id", INT8OID);
+	w->att_slot = inv_slot_attnum(tupdesc, "slot", INT2OID);
+	if (kind == INV_WRITER_STOCK)
+	{
+		w->att_mto = inv_slot_attnum(tupdesc, "made_to_order", BOOLOID);
+		w->att_level = inv_slot_attnum(tupdesc, "stock_level", INT8OID);
+		w->att_reserved = inv_slot_attnum(tupdesc, "reserved", INT8OID);
+		w->att_committed = inv_slot_attnum(tupdesc, "committed", INT8OID);
+		w->att_fence = inv_slot_attnum(tupdesc, "lock_fence", INT8OID);
+		w->att_ring = inv_slot_attnum(tupdesc, "ring_fenced", INT8OID);
+		shape_ok = w->att_mto && w->att_level && w->att_reserved &&
+			w->att_committed && w->att_fence && w->att_ring &&
+			strcmp(RelationGetRelationName(rel), "stock_slot") == 0;
+	}
+	else
+	{
+		w->att_id = inv_slot_attnum(tupdesc, "reservation_id", INT8OID);
+		w->att_order_ref = inv_slot_attnum(tupdesc, "order_ref", TEXTOID);
+		w->att_quantity = inv_slot_attnum(tupdesc, "quantity", INT8OID);
+		w->att_expires = inv_slot_attnum(tupdesc, "expires_at",
+										 TIMESTAMPTZOID);
+		w->att_updated = inv_slot_attnum(tupdesc, "updated_at",
+										 TIMESTAMPTZOID);
+		w->att_token = inv_slot_attnum(tupdesc, "lock_token", TEXTOID);
+		w->att_retailer = inv_slot_attnum(tupdesc, "retailer_id", TEXTOID);
+		w->att_fenced = inv_slot_attnum(tupdesc, "fenced_quantity", INT8OID);
+		for (i = 0; i < tupdesc->natts; i++)
+			if (!TupleDescAttr(tupdesc, i)->attisdropped &&
+				strcmp(NameStr(TupleDescAttr(tupdesc, i)->attname),
+					   "state") == 0 &&
+				type_is_enum(TupleDescAttr(tupdesc, i)->atttypid))
+				w->att_state = i + 1;
+		shape_ok = w->att_id && w->att_order_ref && w->att_quantity &&
+			w->att_expires && w->att_updated && w->att_token &&
+			w->att_retailer && w->att_fenced && w->att_state &&
+			strcmp(RelationGetRelationName(rel), "reservation") == 0;
+	}
+	if (!shape_ok || !w->att_supplier || !w->att_product || !w->att_slot ||
+		rel->rd_rel->relkind != RELKIND_RELATION ||
+		rel->rd_rel->relhasrules || rel->rd_rel->relhassubclass ||
+		rel->rd_rel->relrowsecurity)
+		goto unusable;
+
+	/* Indexes on columns, one of them the key a row is found by */
+	indexes = RelationGetIndexList(rel);
+	w->indexes = palloc0(sizeof(Oid) * Max(list_length(indexes), 1));
+	w->index_preds = palloc0(sizeof(ExprState *) *
+							 Max(list_length(indexes), 1));
+	foreach(lc, indexes)
+	{
+		Relation	index = index_open(lfirst_oid(lc), AccessShareLock);
+		Form_pg_index form = index->rd_index;
+		bool		plain;
+		bool		is_key;
+
+		plain = form->indimmediate && !form->indisexclusion &&
+			heap_attisnull(index->rd_indextuple, Anum_pg_index_indexprs,
+						   NULL);
+		is_key = plain && form->indisunique && form->indisvalid &&
+			index->rd_rel->relam == BTREE_AM_OID &&
+			heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred, NULL);
+		if (kind == INV_WRITER_STOCK)
+			is_key = is_key && form->indnkeyatts == 3 &&
+				form->indkey.values[0] == w->att_supplier &&
+				form->indkey.values[1] == w->att_product &&
+				form->indkey.values[2] == w->att_slot;
+		else
+			is_key = is_key && form->indnkeyatts == 2 &&
+				form->indkey.values[0] == w->att_supplier &&
+				form->indkey.values[1] == w->att_id;
+		if (is_key)
+			w->pkey = RelationGetRelid(index);
+		if (plain &&
+			!heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred, NULL))
+		{
+			Expr	   *pred = (Expr *) RelationGetIndexPredicate(index);
+
+			w->index_preds[w->nindexes] =
+				ExecInitQual((List *) expression_planner(pred), NULL);
+		}
+		index_close(index, AccessShareLock);
+		if (!plain)
+			goto unusable;
+		w->indexes[w->nindexes++] = lfirst_oid(lc);
+	}
+	if (!OidIsValid(w->pkey))
+		goto unusable;
+
+	/* The CHECK constraints and generated columns, prepared once */
+	if (tupdesc->constr != NULL)
+	{
+		ConstrCheck *check = tupdesc->constr->check;
+
+		w->ncheck = tupdesc->constr->num_check;
+		w->checks = palloc0(sizeof(ExprState *) * Max(w->ncheck, 1));
+		for (i = 0; i < w->ncheck; i++)
+			w->checks[i] =
+				ExecInitExpr(expression_planner(stringToNode(check[i].ccbin)),
+							 NULL);
+	}
+	w->gen_attnums = palloc0(sizeof(AttrNumber) * tupdesc->natts);
+	w->gen_exprs = palloc0(sizeof(ExprState *) * tupdesc->natts);
+	for (i = 0; i < tupdesc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+		Expr	   *expr;
+
+		if (att->attisdropped ||
+			att->attgenerated != ATTRIBUTE_GENERATED_STORED)
+			continue;
+		expr = (Expr *) build_column_default(rel, i + 1);
+		if (expr == NULL)
+			goto unusable;
+		w->gen_attnums[w->ngenerated] = i + 1;
+		w->gen_exprs[w->ngenerated++] = ExecInitExpr(expression_planner(expr),
+													 NULL);
+	}
+
+	/* Only AFTER ROW UPDATE triggers this file knows how to fire */
+	if (trigdesc != NULL)
+	{
+		if (trigdesc->trig_update_before_row ||
+			trigdesc->trig_update_instead_row ||
+			trigdesc->trig_update_before_statement ||
+			trigdesc->trig_update_after_statement ||
+			trigdesc->trig_update_old_table ||
+			trigdesc->trig_update_new_table)
+			goto unusable;
+		w->ntriggers = trigdesc->numtriggers;
+		w->trig_fn = palloc0(sizeof(FmgrInfo) * Max(w->ntriggers, 1));
+		for (i = 0; i < trigdesc->numtriggers; i++)
+		{
+			Trigger    *trigger = &trigdesc->triggers[i];
+
+			if (!TRIGGER_FOR_UPDATE(trigger->tgtype))
+				continue;
+			if (!inv_known_trigger(rel, trigger,
+								   kind == INV_WRITER_STOCK ?
+								   inv_stock_triggers :
+								   inv_reservation_triggers))
+				goto unusable;
+			if (trigger->tgfoid != F_RI_FKEY_CHECK_UPD)
+				fmgr_info_cxt(trigger->tgfoid, &w->trig_fn[i], cxt);
+		}
+	}
+
+	w->oldslot = MakeSingleTupleTableSlot(w->tupdesc, &TTSOpsBufferHeapTuple);
+	w->newslot = MakeSingleTupleTableSlot(w->tupdesc, &TTSOpsVirtual);
+	w->econtext = CreateStandaloneExprContext();
+	w->usable = true;
+
+unusable:
+	MemoryContextSwitchTo(old);
+	if (resets != inv_slot_writer_resets)
+	{
+		inv_slot_writer_free(w);
+		return NULL;
+	}
+	inv_writers[kind] = w;
+	return w;
+}
+
+/*
+ * inv_trigger_enabled
+ *		Whether a trigger fires in this session (session_replication_role).
+ */
+static bool
+inv_trigger_enabled(Trigger *trigger)
+{
+	if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA)
+		return trigger->tgenabled != TRIGGER_FIRES_ON_ORIGIN &&
+			trigger->tgenabled != TRIGGER_DISABLED;
+	return trigger->tgenabled != TRIGGER_FIRES_ON_REPLICA &&
+		trigger->tgenabled != TRIGGER_DISABLED;
+}
+
+/*
+ * inv_fire_after_update
+ *		Fire the table's AFTER ROW UPDATE triggers for one updated row.
+ */
+static void
+inv_fire_after_update(InvWriter *w, Relation rel, HeapTuple oldtuple,
+					  HeapTuple newtuple)
+{
+	TriggerDesc *trigdesc = rel->trigdesc;
+	int			i;
+
+	if (trigdesc == NULL)
+		return;
+	for (i = 0; i < trigdesc->numtriggers; i++)
+	{
+		Trigger    *trigger = &trigdesc->triggers[i];
+		TriggerData trigdata = {0};
+		LOCAL_FCINFO(fcinfo, 0);
+		PgStat_FunctionCallUsage fcusage;
+
+		if (!TRIGGER_FOR_UPDATE(trigger->tgtype) ||
+			trigger->tgfoid == F_RI_FKEY_CHECK_UPD ||
+			!inv_trigger_enabled(trigger))
+			continue;
+
+		trigdata.type = T_TriggerData;
+		trigdata.tg_event = TRIGGER_EVENT_UPDATE | TRIGGER_EVENT_ROW;
+		trigdata.tg_relation = rel;
+		trigdata.tg_trigtuple = oldtuple;
+		trigdata.tg_newtuple = newtuple;
+		trigdata.tg_trigger = trigger;
+		InitFunctionCallInfoData(*fcinfo, &w->trig_fn[i], 0, InvalidOid,
+								 (Node *) &trigdata, NULL);
+		pgstat_init_function_usage(fcinfo, &fcusage);
+		(void) FunctionCallInvoke(fcinfo);
+		pgstat_end_function_usage(&fcusage, true);
+	}
+}
+
+/*
+ * inv_check_new_row
+ *		Compute the generated columns of the new row in values[] and test
+ *		its constraints; false if any fails (the UPDATE then reports it).
+ */
+static bool
+inv_check_new_row(InvWriter *w, Datum *values, bool *nulls)
+{
+	TupleTableSlot *slot = w->newslot;
+	ExprContext *econtext = w->econtext;
+	TupleDesc	tupdesc = w->tupdesc;
+	bool		ok = true;
+	int			i;
+
+	ExecClearTuple(slot);
+	memcpy(slot->tts_values, values, sizeof(Datum) * tupdesc->natts);
+	memcpy(slot->tts_isnull, nulls, sizeof(bool) * tupdesc->natts);
+	ExecStoreVirtualTuple(slot);
+	econtext->ecxt_scantuple = slot;
+
+	/* Generated columns never refer to each other: one pass */
+	for (i = 0; i < w->ngenerated; i++)
+	{
+		AttrNumber	attnum = w->gen_attnums[i];
+		Form_pg_attribute att = TupleDescAttr(tupdesc, attnum - 1);
+		bool		isnull;
+		Datum		value;
+
+		value = ExecEvalExprSwitchContext(w->gen_exprs[i], econtext, &isnull);
+		values[attnum - 1] = isnull ? (Datum) 0 :
+			datumCopy(value, att->attbyval, att->attlen);
+		nulls[attnum - 1] = isnull;
+	}
+	memcpy(slot->tts_values, values, sizeof(Datum) * tupdesc->natts);
+	memcpy(slot->tts_isnull, nulls, sizeof(bool) * tupdesc->natts);
+
+	for (i = 0; ok && i < tupdesc->natts; i++)
+		if (TupleDescAttr(tupdesc, i)->attnotnull && nulls[i])
+			ok = false;
+	for (i = 0; ok && i < w->ncheck; i++)
+		if (!ExecCheck(w->checks[i], econtext))
+			ok = false;
+
+	ResetExprContext(econtext);
+	ExecClearTuple(slot);
+	return ok;
+}
+
+/*
+ * inv_insert_index_entries
+ *		Add the new row version to every index, after an update that could
+ *		not be HOT.
+ */
+static void
+inv_insert_index_entries(InvWriter *w, Relation rel, HeapTuple tuple,
+						 Datum *values, bool *nulls)
+{
+	int			i;
+
+	for (i = 0; i < w->nindexes; i++)
+	{
+		Relation	index = index_open(w->indexes[i], RowExclusiveLock);
+		IndexInfo  *info = BuildIndexInfo(index);
+		Datum		keys[INDEX_MAX_KEYS];
+		bool		keynulls[INDEX_MAX_KEYS];
+		int			k;
+
+		if (info->ii_ReadyForInserts && w->index_preds[i] != NULL)
+		{
+			ExprContext *econtext = w->econtext;
+			bool		matches;
+
+			/* A partial index takes only the rows its predicate admits */
+			ExecClearTuple(w->newslot);
+			memcpy(w->newslot->tts_values, values,
+				   sizeof(Datum) * w->tupdesc->natts);
+			memcpy(w->newslot->tts_isnull, nulls,
+				   sizeof(bool) * w->tupdesc->natts);
+			ExecStoreVirtualTuple(w->newslot);
+			econtext->ecxt_scantuple = w->newslot;
+			matches = ExecQual(w->index_preds[i], econtext);
+			ResetExprContext(econtext);
+			ExecClearTuple(w->newslot);
+			if (!matches)
+			{
+				index_close(index, NoLock);
+				continue;
+			}
+		}
+		if (info->ii_ReadyForInserts)
+		{
+			for (k = 0; k < info->ii_NumIndexAttrs; k++)
+			{
+				AttrNumber	attnum = info->ii_IndexAttrNumbers[k];
+
+				keys[k] = values[attnum - 1];
+				keynulls[k] = nulls[attnum - 1];
+			}
+
+			/* The key did not change: a hint for bottom-up deletion */
+			index_insert(index, keys, keynulls, &tuple->t_self, rel,
+						 index->rd_index->indisunique ?
+						 UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
+						 true, info);
+		}
+		index_close(index, NoLock);
+	}
+}
+
+/*
+ * inv_apply_update
+ *		Work out the new row from the old one in values[]/nulls[]; false if
+ *		the row does not qualify (*qualifies false) or if the arithmetic
+ *		overflows (*qualifies true: the UPDATE reports the error).
+ */
+static bool
+inv_apply_update(InvWriter *w, const InvStockUpdate *u, Datum *values,
+				 bool *nulls, bool *qualifies)
+{
+	int64		level = DatumGetInt64(values[w->att_level - 1]);
+	int64		reserved = DatumGetInt64(values[w->att_reserved - 1]);
+	int64		committed = DatumGetInt64(values[w->att_committed - 1]);
+	int64		fence = DatumGetInt64(values[w->att_fence - 1]);
+	int64		ring = DatumGetInt64(values[w->att_ring - 1]);
+	bool		made_to_order = DatumGetBool(values[w->att_mto - 1]);
+	int64		shared;
+	int			i;
+
+	*qualifies = false;
+	for (i = 0; i < w->tupdesc->natts; i++)
+		if (nulls[i] &&
+			(i + 1 == w->att_level || i + 1 == w->att_reserved ||
+			 i + 1 == w->att_committed || i + 1 == w->att_fence ||
+			 i + 1 == w->att_ring || i + 1 == w->att_mto))
+			return false;		/* the UPDATE knows what a null does */
+
+	/* The condition: enough in the shared pool, and no newer lock holder */
+	if (u->need_available && !made_to_order)
+	{
+		int64		need;
+
+		if (pg_sub_s64_overflow(level, reserved, &shared) ||
+			pg_sub_s64_overflow(shared, ring, &shared) ||
+			pg_sub_s64_overflow(u->reserved, -u->ring_fenced, &need))
+		{
+			*qualifies = true;
+			return false;
+		}
+		if (Max(shared, 0) < need)
+			return false;
+	}
+	if (u->fence > 0 && fence > u->fence)
+		return false;
+	*qualifies = true;
+
+	/* The new quantities */
+	if (pg_add_s64_overflow(level, made_to_order ? 0 : u->stock_level,
+							&level) ||
+		pg_add_s64_overflow(reserved, u->reserved, &reserved) ||
+		pg_add_s64_overflow(committed, u->committed, &committed) ||
+		pg_add_s64_overflow(ring, u->ring_fenced, &ring))
+		return false;
+	values[w->att_level - 1] = Int64GetDatum(level);
+	values[w->att_reserved - 1] = Int64GetDatum(reserved);
+	values[w->att_committed - 1] = Int64GetDatum(committed);
+	values[w->att_ring - 1] = Int64GetDatum(ring);
+	values[w->att_fence - 1] = Int64GetDatum(Max(fence, u->fence));
+	return true;
+}
+
+/*
+ * inv_writer_open
+ *		Open one of the tables with the given lock, and its writer (built if
+ *		need be); return the writer, marked busy, with the relation in
+ *		*relp, or NULL with nothing held when the caller must use its
+ *		statement.  The caller lets the writer go with inv_writer_release.
+ */
+static InvWriter *
+inv_writer_open(InvWriterKind kind, LOCKMODE lockmode, Relation *relp)
+{
+	InvWriter  *w = inv_writers[kind];
+	Relation	rel;
+	Oid			relid;
+
+	if (w != NULL)
+		relid = w->relid;
+	else
+	{
+		Oid			nsp = get_namespace_oid("inventory", true);
+
+		relid = !OidIsValid(nsp) ? InvalidOid :
+			get_relname_relid(kind == INV_WRITER_STOCK ?
+							  "stock_slot" : "reservation", nsp);
+		if (!OidIsValid(relid))
+			return NULL;
+	}
+
+	/* Opening may process invalidations that reset the writer */
+	rel = try_table_open(relid, lockmode);
+	if (rel == NULL)
+	{
+		inv_slot_writer_reset(kind);
+		return NULL;
+	}
+	w = inv_writers[kind];
+	if (w == NULL || w->relid != relid)
+	{
+		inv_slot_writer_reset(kind);
+		w = inv_slot_writer_build(rel, kind);
+		if (w == NULL)
+		{
+			table_close(rel, lockmode);
+			return NULL;
+		}
+	}
+	w->busy++;
+	*relp = rel;
+	return w;
+}
+
+/*
+ * inv_writer_release
+ *		Let go of a writer; free it if it was invalidated meanwhile.
+ */
+static void
+inv_writer_release(InvWriter *w)
+{
+	if (w != NULL && --w->busy == 0 && w != inv_writers[w->kind])
+		inv_slot_writer_free(w);
+}
+
+/*
+ * inv_stock_update
+ *		Apply a change to one stock slot, as the given change for the
+ *		ledger; return the number of rows changed (0 or 1), or -1 having
+ *		changed nothing when the caller must run its UPDATE instead (see the
+ *		file header).
+ *
+ * The row qualifies when no newer lock holder has written to it (fence >
+ * 0 and lock_fence > fence refuse it) and, with need_available, when it is
+ * made to order or its shared pool, max(available - ring_fenced, 0), holds
+ * reserved - ring_fenced units.  The caller must be connected to SPI.
+ */
+int
+inv_stock_update(const InvStockUpdate *u, const InvChange *change)
+{
+	const InvChange *outer_change = inv_swap_change(change);
+	InvWriter  *volatile writer = NULL;
+	volatile int result = -1;
+
+	/* The writer may be invalidated while in use: free it only after */
+	PG_TRY();
+	{
+		result = inv_stock_update_once(u, (InvWriter **) &writer);
+	}
+	PG_FINALLY();
+	{
+		(void) inv_swap_change(outer_change);
+		inv_writer_release(writer);
+	}
+	PG_END_TRY();
+
+	return result;
+}
+
+/*
+ * inv_stock_update_once
+ *		Body of inv_stock_update, with the writer in *writer once it has
+ *		one (marked busy), so that the caller can let it go.
+ */
+static int
+inv_stock_update_once(const InvStockUpdate *u, InvWriter **writer)
+{
+	InvWriter  *w;
+	Relation	rel;
+	Relation	pkey;
+	Oid			relid;
+	Snapshot	snapshot;
+	IndexScanDesc scan;
+	ScanKeyData keys[3];
+	CommandId	cid;
+	int			result = -1;
+	bool		found;
+	bool		fk_check_on_own_rows = false;
+	int			i;
+
+	/* Only where the UPDATE would behave exactly as this does */
+	if (XactIsoLevel != XACT_READ_COMMITTED || XactReadOnly ||
+		IsInParallelMode() || RecoveryInProgress())
+		return -1;
+
+	/* The table, and what we know of it */
+	w = inv_writer_open(INV_WRITER_STOCK, RowExclusiveLock, &rel);
+	if (w == NULL)
+		return -1;
+	*writer = w;
+	relid = w->relid;
+	if (!w->usable ||
+		(rel->trigdesc == NULL ? w->ntriggers != 0 :
+		 rel->trigdesc->numtriggers != w->ntriggers))
+		goto fallback;
+
+	/* The rights an UPDATE needs, and a replica identity if published */
+	if (pg_class_aclmask(relid, GetUserId(), ACL_SELECT | ACL_UPDATE,
+						 ACLMASK_ALL) != (ACL_SELECT | ACL_UPDATE))
+		goto fallback;
+	CheckCmdReplicaIdentity(rel, CMD_UPDATE);
+	if (rel->trigdesc != NULL)
+		for (i = 0; i < rel->trigdesc->numtriggers; i++)
+			if (rel->trigdesc->triggers[i].tgfoid == F_RI_FKEY_CHECK_UPD &&
+				inv_trigger_enabled(&rel->trigdesc->triggers[i]))
+				fk_check_on_own_rows = true;
+
+	/* A statement of its own, as SPI would run it */
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	snapshot = GetActiveSnapshot();
+	cid = GetCurrentCommandId(true);
+
+	/* Find the row through the key */
+	pkey = index_open(w->pkey, RowExclusiveLock);
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(u->supplier_id));
+	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(u->product_id));
+	ScanKeyInit(&keys[2], 3, BTEqualStrategyNumber, F_INT2EQ,
+				Int16GetDatum(u->slot));
+	scan = index_beginscan(rel, pkey, snapshot, 3, 0);
+	index_rescan(scan, keys, 3, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, w->oldslot);
+	index_endscan(scan);
+	index_close(pkey, NoLock);
+
+	/* Update it; one that a concurrent transaction updated first, again */
+	result = 0;
+	while (found)
+	{
+		int			natts = w->tupdesc->natts;
+		Datum	   *values = palloc(sizeof(Datum) * natts);
+		bool	   *nulls = palloc(sizeof(bool) * natts);
+		HeapTuple	oldtuple;
+		HeapTuple	newtuple;
+		ItemPointerData tid;
+		TM_FailureData tmfd;
+		TM_Result	status;
+		LockTupleMode lockmode;
+		TransactionId xmin;
+		bool		qualifies;
+
+		oldtuple = ExecFetchSlotHeapTuple(w->oldslot, false, NULL);
+		tid = oldtuple->t_self;
+		xmin = HeapTupleHeaderGetXmin(oldtuple->t_data);
+		if (fk_check_on_own_rows && TransactionIdIsCurrentTransactionId(xmin))
+		{
+			result = -1;
+			break;
+		}
+		heap_deform_tuple(oldtuple, w->tupdesc, values, nulls);
+		if (!inv_apply_update(w, u, values, nulls, &qualifies))
+		{
+			result = qualifies ? -1 : 0;
+			break;
+		}
+		if (!inv_check_new_row(w, values, nulls))
+		{
+			result = -1;
+			break;
+		}
+		oldtuple = heap_copytuple(oldtuple);
+		newtuple = heap_form_tuple(RelationGetDescr(rel), values, nulls);
+
+		status = heap_update(rel, &tid, newtuple, cid, InvalidSnapshot, true,
+							 &tmfd, &lockmode);
+		if (status == TM_Ok)
+		{
+			if (!HeapTupleIsHeapOnly(newtuple))
+				inv_insert_index_entries(w, rel, newtuple, values, nulls);
+			ExecClearTuple(w->oldslot);
+			inv_fire_after_update(w, rel, oldtuple, newtuple);
+			result = 1;
+			break;
+		}
+		if (status == TM_Deleted)
+			break;				/* gone: no row, as the UPDATE finds */
+		if (status != TM_Updated)
+		{
+			/* Changed by this very command: let the UPDATE say so */
+			result = -1;
+			break;
+		}
+
+		/* READ COMMITTED: lock the newest version and try it instead */
+		status = table_tuple_lock(rel, &tid, snapshot, w->oldslot, cid,
+								  lockmode, LockWaitBlock,
+								  TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &tmfd);
+		if (status == TM_Deleted)
+			break;
+		if (status != TM_Ok)
+		{
+			result = -1;
+			break;
+		}
+	}
+	ExecClearTuple(w->oldslot);
+	PopActiveSnapshot();
+
+fallback:
+	table_close(rel, NoLock);
+	return result;
+}
+
+/*
+ * inv_stock_slot_count
+ *		How many stock slots a product has (its highest slot number + 1, 0
+ *		if none), read from the end of the table's key with a snapshot
+ *		taken now, as a new statement would; -1 if the caller must run its
+ *		SELECT instead (the table is not as this file knows it, or the
+ *		caller may not read it).
+ */
+int
+inv_stock_slot_count(int64 supplier_id, int64 product_id)
+{
+	InvWriter  *w;
+	Relation	rel;
+	Relation	pkey;
+	Oid			pkey_oid;
+	AttrNumber	att_slot;
+	TupleTableSlot *slot;
+	IndexScanDesc scan;
+	ScanKeyData keys[2];
+	int			count = 0;
+
+	w = inv_writer_open(INV_WRITER_STOCK, AccessShareLock, &rel);
+	if (w == NULL)
+		return -1;
+	pkey_oid = w->pkey;
+	att_slot = w->att_slot;
+	inv_writer_release(w);
+	if (!OidIsValid(pkey_oid) || rel->rd_rel->relrowsecurity ||
+		rel->rd_rel->relhassubclass ||
+		pg_class_aclcheck(RelationGetRelid(rel), GetUserId(),
+						  ACL_SELECT) != ACLCHECK_OK)
+	{
+		table_close(rel, AccessShareLock);
+		return -1;
+	}
+
+	pkey = index_open(pkey_oid, AccessShareLock);
+	slot = table_slot_create(rel, NULL);
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(supplier_id));
+	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(product_id));
+	scan = index_beginscan(rel, pkey, GetActiveSnapshot(), 2, 0);
+	index_rescan(scan, keys, 2, NULL, 0);
+	if (index_getnext_slot(scan, BackwardScanDirection, slot))
+	{
+		bool		isnull;
+		Datum		value = slot_getattr(slot, att_slot, &isnull);
+
+		count = isnull ? 0 : DatumGetInt16(value) + 1;
+	}
+	index_endscan(scan);
+	PopActiveSnapshot();
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(pkey, AccessShareLock);
+	table_close(rel, AccessShareLock);
+	return count;
+}
+
+/*
+ * inv_text_column
+ *		A text column of a deformed row as a C string, or NULL.
+ */
+static char *
+inv_text_column(Datum *values, bool *nulls, AttrNumber attnum)
+{
+	return nulls[attnum - 1] ? NULL : TextDatumGetCString(values[attnum - 1]);
+}
+
+/*
+ * inv_reservation_lock_once
+ *		Body of inv_reservation_lock, with the writer in *writer once it has
+ *		one.
+ */
+static int
+inv_reservation_lock_once(int64 supplier_id, int64 reservation_id,
+						  bool skip_locked, InvHeldReservation *held,
+						  InvWriter **writer)
+{
+	InvWriter  *w;
+	Relation	rel;
+	Relation	pkey;
+	ScanKeyData keys[2];
+	IndexScanDesc scan;
+	Snapshot	snapshot;
+	TM_FailureData tmfd;
+	TM_Result	status;
+	ItemPointerData tid;
+	HeapTuple	tuple;
+	Datum	   *values;
+	bool	   *nulls;
+	int			result = -1;
+
+	if (XactIsoLevel != XACT_READ_COMMITTED || XactReadOnly ||
+		IsInParallelMode() || RecoveryInProgress())
+		return -1;
+	w = inv_writer_open(INV_WRITER_RESERVATION, RowShareLock, &rel);
+	if (w == NULL)
+		return -1;
+	*writer = w;
+
+	/* FOR UPDATE needs the rights to read and to update */
+	if (!w->usable ||
+		pg_class_aclmask(w->relid, GetUserId(), ACL_SELECT | ACL_UPDATE,
+						 ACLMASK_ALL) != (ACL_SELECT | ACL_UPDATE))
+	{
+		table_close(rel, NoLock);
+		return -1;
+	}
+
+	/* The row through the key, as a new statement would see it */
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	snapshot = GetActiveSnapshot();
+	pkey = index_open(w->pkey, RowShareLock);
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(supplier_id));
+	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(reservation_id));
+	scan = index_beginscan(rel, pkey, snapshot, 2, 0);
+	index_rescan(scan, keys, 2, NULL, 0);
+	if (!index_getnext_slot(scan, ForwardScanDirection, w->oldslot))
+		result = 0;
+	index_endscan(scan);
+	index_close(pkey, NoLock);
+	if (result == 0)
+		goto done;
+
+	/*
+	 * Lock it; one that a concurrent transaction updated is followed to its
+	 * newest version, as READ COMMITTED does, and skipped when asked to.
+	 */
+	tid = w->oldslot->tts_tid;
+	status = table_tuple_lock(rel, &tid, snapshot, w->oldslot,
+							  GetCurrentCommandId(false), LockTupleExclusive,
+							  skip_locked ? LockWaitSkip : LockWaitBlock,
+							  TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &tmfd);
+	if (status == TM_WouldBlock || status == TM_Deleted)
+	{
+		result = 0;
+		goto done;
+	}
+	if (status != TM_Ok)
+		goto done;				/* result -1: the SELECT decides */
+
+	/* The version locked, which must still be the one asked for */
+	tuple = ExecFetchSlotHeapTuple(w->oldslot, false, NULL);
+	values = palloc(sizeof(Datum) * w->tupdesc->natts);
+	nulls = palloc(sizeof(bool) * w->tupdesc->natts);
+	heap_deform_tuple(tuple, w->tupdesc, values, nulls);
+	if (nulls[w->att_supplier - 1] || nulls[w->att_id - 1] ||
+		DatumGetInt64(values[w->att_supplier - 1]) != supplier_id ||
+		DatumGetInt64(values[w->att_id - 1]) != reservation_id)
+	{
+		result = 0;
+		goto done;
+	}
+	if (nulls[w->att_order_ref - 1] || nulls[w->att_product - 1] ||
+		nulls[w->att_slot - 1] || nulls[w->att_quantity - 1] ||
+		nulls[w->att_state - 1] || nulls[w->att_expires - 1] ||
+		nulls[w->att_fenced - 1])
+		goto done;
+	held->tuple = heap_copytuple(tuple);
+	held->tid = tuple->t_self;
+	held->order_ref = inv_text_column(values, nulls, w->att_order_ref);
+	held->product_id = DatumGetInt64(values[w->att_product - 1]);
+	held->slot = DatumGetInt16(values[w->att_slot - 1]);
+	held->quantity = DatumGetInt64(values[w->att_quantity - 1]);
+	held->state = values[w->att_state - 1];
+	held->expires_at = values[w->att_expires - 1];
+	held->lapsed = DatumGetTimestampTz(held->expires_at) <=
+		GetCurrentStatementStartTimestamp();
+	held->lock_token = inv_text_column(values, nulls, w->att_token);
+	held->retailer_id = inv_text_column(values, nulls, w->att_retailer);
+	held->fenced_quantity = DatumGetInt64(values[w->att_fenced - 1]);
+	result = 1;
+
+done:
+	ExecClearTuple(w->oldslot);
+	PopActiveSnapshot();
+	table_close(rel, NoLock);
+	return result;
+}
+
+/*
+ * inv_reservation_lock
+ *		Find a reservation by its id and lock it FOR UPDATE, as the SELECT
+ *		of inv_transition would; return 1 with the row in *held, 0 if there
+ *		is no such row (or, with skip_locked, it is locked by another
+ *		transaction), or -1 having locked nothing when the caller must run
+ *		its SELECT (see the file header).  The caller must be connected to
+ *		SPI; *held is allocated in the current memory context.
+ */
+int
+inv_reservation_lock(int64 supplier_id, int64 reservation_id,
+					 bool skip_locked, InvHeldReservation *held)
+{
+	InvWriter  *volatile writer = NULL;
+	volatile int result = -1;
+
+	PG_TRY();
+	{
+		result = inv_reservation_lock_once(supplier_id, reservation_id,
+										   skip_locked, held,
+										   (InvWriter **) &writer);
+	}
+	PG_CATCH();
+	{
+		inv_writer_release(writer);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	inv_writer_release(writer);
+
+	return result;
+}
+
+/*
+ * inv_reservation_set_state_once
+ *		Body of inv_reservation_set_state, with the writer in *writer once
+ *		it has one.
+ */
+static int
+inv_reservation_set_state_once(const InvHeldReservation *held,
+							   const char *state, Datum *new_state,
+							   InvWriter **writer)
+{
+	InvWriter  *w;
+	Relation	rel;
+	Datum	   *values;
+	bool	   *nulls;
+	HeapTuple	newtuple;
+	ItemPointerData tid = held->tid;
+	TM_FailureData tmfd;
+	TM_Result	status;
+	LockTupleMode lockmode;
+	TransactionId xmin;
+	Oid			state_type;
+	int			result = -1;
+	int			i;
+
+	if (XactIsoLevel != XACT_READ_COMMITTED || XactReadOnly ||
+		IsInParallelMode() || RecoveryInProgress())
+		return -1;
+	w = inv_writer_open(INV_WRITER_RESERVATION, RowExclusiveLock, &rel);
+	if (w == NULL)
+		return -1;
+	*writer = w;
+	if (!w->usable ||
+		(rel->trigdesc == NULL ? w->ntriggers != 0 :
+		 rel->trigdesc->numtriggers != w->ntriggers) ||
+		pg_class_aclmask(w->relid, GetUserId(), ACL_SELECT | ACL_UPDATE,
+						 ACLMASK_ALL) != (ACL_SELECT | ACL_UPDATE))
+	{
+		table_close(rel, NoLock);
+		return -1;
+	}
+	CheckCmdReplicaIdentity(rel, CMD_UPDATE);
+
+	/* A row this transaction created has its foreign key checked again */
+	xmin = HeapTupleHeaderGetXmin(held->tuple->t_data);
+	for (i = 0; rel->trigdesc != NULL && i < rel->trigdesc->numtriggers; i++)
+		if (rel->trigdesc->triggers[i].tgfoid == F_RI_FKEY_CHECK_UPD &&
+			inv_trigger_enabled(&rel->trigdesc->triggers[i]) &&
+			TransactionIdIsCurrentTransactionId(xmin))
+		{
+			table_close(rel, NoLock);
+			return -1;
+		}
+
+	/* The new state, and now() as the time of the change */
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	values = palloc(sizeof(Datum) * w->tupdesc->natts);
+	nulls = palloc(sizeof(bool) * w->tupdesc->natts);
+	heap_deform_tuple(held->tuple, w->tupdesc, values, nulls);
+	state_type = TupleDescAttr(w->tupdesc, w->att_state - 1)->atttypid;
+	values[w->att_state - 1] = DirectFunctionCall2(enum_in,
+												   CStringGetDatum(state),
+												   ObjectIdGetDatum(state_type));
+	values[w->att_updated - 1] =
+		TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	nulls[w->att_updated - 1] = false;
+	if (!inv_check_new_row(w, values, nulls))
+		goto done;
+
+	/* The row is ours (locked above): the update cannot meet another */
+	newtuple = heap_form_tuple(RelationGetDescr(rel), values, nulls);
+	status = heap_update(rel, &tid, newtuple, GetCurrentCommandId(true),
+						 InvalidSnapshot, true, &tmfd, &lockmode);
+	if (status != TM_Ok)
+		goto done;
+	if (!HeapTupleIsHeapOnly(newtuple))
+		inv_insert_index_entries(w, rel, newtuple, values, nulls);
+	inv_fire_after_update(w, rel, held->tuple, newtuple);
+	*new_state = values[w->att_state - 1];
+	result = 1;
+
+done:
+	PopActiveSnapshot();
+	table_close(rel, NoLock);
+	return result;
+}
+
+/*
+ * inv_reservation_set_state
+ *		Set a reservation locked by inv_reservation_lock to a new state, with
+ *		updated_at = now(), as the UPDATE of inv_transition would; return 1
+ *		with the new state's value in *new_state, or -1 having changed
+ *		nothing when the caller must run its UPDATE.
+ */
+int
+inv_reservation_set_state(const InvHeldReservation *held, const char *state,
+						  Datum *new_state)
+{
+	InvWriter  *volatile writer = NULL;
+	volatile int result = -1;
+
+	PG_TRY();
+	{
+		result = inv_reservation_set_state_once(held, state, new_state,
+												(InvWriter **) &writer);
+	}
+	PG_CATCH();
+	{
+		inv_writer_release(writer);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	inv_writer_release(writer);
+
+	return result;
+}
