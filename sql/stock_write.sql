@@ -132,6 +132,54 @@ WHERE state = 'reserved' AND expires_at > '-infinity';
 RESET enable_indexscan;
 RESET enable_bitmapscan;
 
+-- A new reservation is inserted straight into the table: the table's
+-- defaults, the same row as the INSERT gives (taken at REPEATABLE READ), and
+-- its product locked FOR KEY SHARE as the foreign key check locks it
+INSERT INTO inventory.product (sku, name) VALUES ('SW-3', 'direct insert');
+SELECT product_id AS sw3 FROM inventory.product WHERE sku = 'SW-3' \gset
+SELECT stock_level FROM inventory.inv_adjust(:sw3, 10, 'set');
+CREATE EXTENSION pgrowlocks;
+SET inventory.reservation_timeout = 60;
+BEGIN;
+SELECT reservation_id AS r5 FROM inventory.inv_reserve('sw-30', :sw3, 2) \gset
+SELECT modes FROM pgrowlocks('inventory.product') WHERE locked_row =
+	(SELECT ctid FROM inventory.product WHERE product_id = :sw3);
+COMMIT;
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT reservation_id AS r6 FROM inventory.inv_reserve('sw-31', :sw3, 2) \gset
+COMMIT;
+RESET inventory.reservation_timeout;
+DROP EXTENSION pgrowlocks;
+SELECT order_ref, reservation_id >= :r5 AS in_sequence, slot, retailer_id,
+	   quantity, state, updated_at = created_at AS fresh,
+	   expires_at - created_at BETWEEN '60 s' AND '70 s' AS expires_in_60_s,
+	   lock_token, lock_fence, ship_date, fenced_quantity
+FROM inventory.reservation WHERE product_id = :sw3 ORDER BY order_ref;
+
+-- The table's own rules as they are now: a CHECK constraint added since
+-- refuses the order with its own error, and a trigger added since fires
+ALTER TABLE inventory.reservation
+	ADD CONSTRAINT sw_small_orders CHECK (quantity <= 4) NOT VALID;
+\set VERBOSITY terse
+SELECT quantity FROM inventory.inv_reserve('sw-32', :sw3, 5);
+\set VERBOSITY default
+ALTER TABLE inventory.reservation DROP CONSTRAINT sw_small_orders;
+CREATE FUNCTION public.sw_new_line() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	RAISE NOTICE 'new line % of % units', NEW.order_ref, NEW.quantity;
+	RETURN NEW;
+END
+$$;
+CREATE TRIGGER sw_new_line BEFORE INSERT ON inventory.reservation
+	FOR EACH ROW EXECUTE FUNCTION public.sw_new_line();
+SELECT quantity FROM inventory.inv_reserve('sw-33', :sw3, 1);
+DROP TRIGGER sw_new_line ON inventory.reservation;
+DROP FUNCTION public.sw_new_line();
+SELECT quantity FROM inventory.inv_reserve('sw-34', :sw3, 1);
+SELECT order_ref, quantity FROM inventory.reservation
+WHERE product_id = :sw3 ORDER BY order_ref;
+SELECT reserved, available FROM inventory.stock_slot WHERE product_id = :sw3;
+
 -- Every index entry points at its row, and every row has its entries
 CREATE EXTENSION amcheck;
 SELECT count(*) > 0 AS indexes_checked

@@ -451,6 +451,7 @@ inv_config_watched(void)
 {
 	Oid			nsp = get_namespace_oid("inventory", true);
 	Relation	rel;
+	TriggerDesc *trigdesc;
 	bool		watched = false;
 	int			i;
 
@@ -461,9 +462,13 @@ inv_config_watched(void)
 	rel = RelationIdGetRelation(cached_config_relid);
 	if (!RelationIsValid(rel))
 		return false;
-	for (i = 0; rel->trigdesc != NULL && i < rel->trigdesc->numtriggers; i++)
+
+	/* A copy: catalog look-ups may rebuild the relation's descriptor */
+	trigdesc = CopyTriggerDesc(rel->trigdesc);
+	RelationClose(rel);
+	for (i = 0; trigdesc != NULL && i < trigdesc->numtriggers; i++)
 	{
-		Trigger    *trigger = &rel->trigdesc->triggers[i];
+		Trigger    *trigger = &trigdesc->triggers[i];
 		int16		events = TRIGGER_TYPE_INSERT | TRIGGER_TYPE_UPDATE |
 			TRIGGER_TYPE_DELETE | TRIGGER_TYPE_TRUNCATE;
 		char	   *name = get_func_name(trigger->tgfoid);
@@ -474,7 +479,8 @@ inv_config_watched(void)
 			(trigger->tgtype & events) == events)
 			watched = true;
 	}
-	RelationClose(rel);
+	if (trigdesc != NULL)
+		FreeTriggerDesc(trigdesc);
 	return watched;
 }
 

@@ -123,6 +123,9 @@ extern int64 inv_resolve_product_slots(int64 supplier_id,
 									   int *nslots);
 extern int	inv_product_slots(int64 supplier_id, int64 product_id);
 
+/* Most stock slots a product may have */
+#define INV_MAX_SLOTS	64
+
 /* slots.c */
 extern int	inv_slot_claim(int64 supplier_id, int64 product_id, int nslots,
 						   int64 quantity);
@@ -162,6 +165,13 @@ extern int	inv_stock_update(const InvStockUpdate *update,
 							 const InvChange *change);
 extern int	inv_stock_slot_count(int64 supplier_id, int64 product_id);
 
+/* What inv_stock_claim_slot returns besides a slot number */
+#define INV_CLAIM_NONE		(-1)	/* no slot holds the units on its own */
+#define INV_CLAIM_STATEMENT	(-2)	/* use the statements instead */
+
+extern int	inv_stock_claim_slot(int64 supplier_id, int64 product_id,
+								 int nslots, int64 quantity, int rounds);
+
 /* A reservation row locked by inv_reservation_lock (stock_write.c) */
 typedef struct InvHeldReservation
 {
@@ -179,6 +189,22 @@ typedef struct InvHeldReservation
 	int64		fenced_quantity;
 } InvHeldReservation;
 
+/* A new order line's reservation, for inv_reservation_insert */
+typedef struct InvNewReservation
+{
+	int64		supplier_id;
+	const char *order_ref;
+	int64		product_id;
+	int16		slot;
+	const char *retailer_id;	/* or NULL */
+	int64		quantity;
+	double		timeout;		/* seconds from the statement's start */
+	const char *lock_token;		/* or NULL */
+	int64		lock_fence;		/* 0 for none */
+} InvNewReservation;
+
+extern int	inv_reservation_insert(const InvNewReservation *line,
+								   HeapTuple *tuple, TupleDesc *tupdesc);
 extern int	inv_reservation_lock(int64 supplier_id, int64 reservation_id,
 								 bool skip_locked, InvHeldReservation *held);
 extern int	inv_reservation_set_state(const InvHeldReservation *held,

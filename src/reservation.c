@@ -530,7 +530,9 @@ inv_reserve_line(int64 supplier_id, const char *order_ref, int64 product_id,
 	HeapTuple	reservation;
 	InvChange	change = {0};
 	InvStockUpdate update = {0};
+	InvNewReservation line;
 	char		token[INV_LOCK_TOKEN_LEN];
+	int			inserted;
 	int64		fence = 0;
 	int64		from_fence = 0;
 	bool		took_stock;
@@ -578,9 +580,28 @@ inv_reserve_line(int64 supplier_id, const char *order_ref, int64 product_id,
 	args[7] = Int64GetDatum(fence);
 	nulls[7] = fence > 0 ? ' ' : 'n';
 	args[8] = Int16GetDatum(slot);
-	inv_plan_run(&insert_reservation, args, nulls, false, 0);
+	line.supplier_id = supplier_id;
+	line.order_ref = order_ref;
+	line.product_id = product_id;
+	line.slot = slot;
+	line.retailer_id = retailer_id;
+	line.quantity = quantity;
+	line.timeout = (double) inv_reservation_timeout;
+	line.lock_token = keep_token ? token : NULL;
+	line.lock_fence = fence;
+	inserted = inv_reservation_insert(&line, &reservation, tupdesc);
+	if (inserted < 0)
+	{
+		inv_plan_run(&insert_reservation, args, nulls, false, 0);
+		inserted = (int) SPI_processed;
+		if (inserted > 0)
+		{
+			reservation = SPI_tuptable->vals[0];
+			*tupdesc = SPI_tuptable->tupdesc;
+		}
+	}
 
-	if (SPI_processed == 0)
+	if (inserted == 0)
 	{
 		/* A retry that raced the first attempt: that one owns the line */
 		if (keep_token)
@@ -591,8 +612,6 @@ inv_reserve_line(int64 supplier_id, const char *order_ref, int64 product_id,
 			elog(ERROR, "order line \"%s\" vanished after a conflict", order_ref);
 		return reservation;
 	}
-	reservation = SPI_tuptable->vals[0];
-	*tupdesc = SPI_tuptable->tupdesc;
 
 	/* Take the units, if they are there */
 	change.kind = "reserve";

@@ -9,9 +9,11 @@
  * 0 .. n-1, set with inv_set_slots); the product's stock is the sum of its
  * slots, as for every product.  An order then reserves from one slot:
  *
- *	1. Each backend starts at its own slot (its process id modulo n) and
+ *	1. Each backend starts at its own slot (its backend id modulo n) and
  *	   takes the first slot, in rotation from there, that has the units and
- *	   that no other transaction holds locked (SKIP LOCKED);
+ *	   that no other transaction holds locked (SKIP LOCKED); with about a
+ *	   slot per backend that orders the product, its own is nearly always
+ *	   free and orders do not meet at all;
  *	2. if every slot with the units is locked, it waits for one of them,
  *	   picked at random, like an order on a one-slot product;
  *	3. if no single slot has the units although the product has, it
@@ -38,10 +40,16 @@
  * may cross take a per-product advisory lock until commit, so that each
  * sees the ones before it (READ COMMITTED, as the order functions run).
  *
+ * Steps 1 and 2 go straight through the table (inv_stock_claim_slot in
+ * stock_write.c), in the order's own transaction, locking only a row
+ * version already seen to have the units; where the table is not as this
+ * extension made it, they run as statements, each attempt after the first
+ * in a subtransaction that gives back the lock on a slot emptied while it
+ * waited.
+ *
  * Deadlocks: an order waits for a slot only in step 2, holding none of the
- * product's slots (each attempt runs in a subtransaction that gives back,
- * when it fails, the lock on a slot emptied while it waited); rebalancing
- * and gathering take the slots in ascending order, holding none before.
+ * product's slots; rebalancing and gathering take the slots in ascending
+ * order, holding none before.
  *
  * Ring-fenced stock lives on slot 0 and is checked there, so a product with
  * allocations keeps one slot: inv_set_slots refuses it, and so does
@@ -74,9 +82,6 @@
 
 #include "inventory.h"
 
-/* Most slots a product may have */
-#define INV_MAX_SLOTS	64
-
 /*
  * The last field of the advisory lock tag that serializes low-stock checks
  * of a product; SQL's advisory lock functions use 1 and 2 there.
@@ -85,6 +90,12 @@
 
 /* Rounds of looking for a slot with the units before rebalancing */
 #define INV_CLAIM_ATTEMPTS	4
+
+/*
+ * The same when looking straight through the table: a round there ends
+ * after a wait that another order's commit cuts short, so there are more
+ */
+#define INV_CLAIM_ROUNDS	64
 
 PG_FUNCTION_INFO_V1(inv_set_slots);
 PG_FUNCTION_INFO_V1(inv_gather_slots);
@@ -169,10 +180,18 @@ inv_slot_claim(int64 supplier_id, int64 product_id, int nslots,
 		6, {INT8OID, INT8OID, INT8OID, INT4OID, INT4OID, INT2OID}, NULL
 	};
 	Datum		args[6];
-	int			start = MyProcPid % nslots;
+	int			start = MyBackendId % nslots;
 	int			attempt;
 	int			slot;
 	bool		isnull;
+
+	/* Straight through the table, when it is as this extension made it */
+	slot = inv_stock_claim_slot(supplier_id, product_id, nslots, quantity,
+								INV_CLAIM_ROUNDS);
+	if (slot == INV_CLAIM_NONE)
+		return inv_slots_rebalance(supplier_id, product_id, start, quantity);
+	if (slot >= 0)
+		return slot;
 
 	args[0] = Int64GetDatum(supplier_id);
 	args[1] = Int64GetDatum(product_id);

@@ -8,10 +8,12 @@
  * for an executor of its own, and the executor re-reads the table's CHECK
  * constraints (seven on stock_slot) and its generated column from their
  * stored text every time: together more than the change itself.
- * inv_stock_update makes the stock change, and inv_reservation_lock with
- * inv_reservation_set_state the reservation's SELECT ... FOR UPDATE and
- * change of state, with the table access method, and keep what the
- * statements guarantee:
+ * inv_stock_update makes the stock change, inv_reservation_insert the new
+ * reservation's INSERT ... ON CONFLICT DO NOTHING, inv_reservation_lock
+ * with inv_reservation_set_state the reservation's SELECT ... FOR UPDATE
+ * and change of state, and inv_stock_claim_slot the locking look for a free
+ * slot of a product spread over several, with the table access method, and
+ * keep what the statements guarantee:
  *
  *	- the row is found through the primary key with a fresh snapshot, and a
  *	  row updated by a concurrent transaction is handled as READ COMMITTED
@@ -26,11 +28,18 @@
  *	  function manager (the ledger and the low-stock check); the foreign key
  *	  check needs no firing, as the order path never changes the key;
  *	- the caller's SELECT and UPDATE rights on the table are checked, as is
- *	  the replica identity a publication needs.
+ *	  the replica identity a publication needs;
+ *	- a new reservation takes its table's defaults (the identity's sequence
+ *	  among them), is inserted speculatively as the executor does for ON
+ *	  CONFLICT, so that a concurrent insertion of the same order line is
+ *	  waited for and found, and locks its product FOR KEY SHARE as the
+ *	  foreign key check does.
  *
  * A writer (what is known of one table) may be invalidated while in use,
  * since opening a relation processes invalidations: it is then only
- * detached, and freed by its last user.
+ * detached, and freed by its last user.  For the same reason it keeps its
+ * own copy of the table's triggers: the relation's copy is replaced when
+ * its cache entry is rebuilt, which may happen while a trigger runs.
  *
  * Whatever it does not know how to honour, it leaves to the statement: it
  * returns -1, having changed nothing, and the caller runs its statement.
@@ -41,8 +50,10 @@
  * constraints, column-level rights only, a row created by this transaction
  * (the foreign key check then fires even though the key is unchanged), a
  * quantity that would overflow, a lock that meets anything but a row to
- * take or one to skip, and any row that fails a constraint (so that the
- * statement raises the error exactly as always).
+ * take or one to skip, any row that fails a constraint (so that the
+ * statement raises the error exactly as always), and the reservation of a
+ * made-to-order product (its ship date comes from the working-day
+ * calendar) or of a product that is not there.
  *
  * Copyright (c) 2026, the inventory authors
  *
@@ -52,6 +63,8 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include <math.h>
 
 #include "access/genam.h"
 #include "access/heapam.h"
@@ -66,17 +79,22 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_constraint.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_trigger.h"
 #include "commands/trigger.h"
 #include "common/int.h"
+#include "common/pg_prng.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
 #include "nodes/execnodes.h"
 #include "optimizer/optimizer.h"
 #include "pgstat.h"
+#include "storage/backendid.h"
+#include "storage/lmgr.h"
 #include "rewrite/rewriteHandler.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
@@ -86,6 +104,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 
 #include "inventory.h"
 
@@ -128,6 +147,14 @@ typedef struct InvWriter
 	AttrNumber	att_token;
 	AttrNumber	att_retailer;
 	AttrNumber	att_fenced;
+	/* reservation: what its direct insertion needs (insertable if valid) */
+	AttrNumber	att_line_fence;
+	AttrNumber	att_ship_date;
+	Oid			line_key;		/* unique (supplier_id, order_ref, product_id) */
+	ExprState **defaults;		/* per column: its default, or NULL */
+	Oid			product_relid;	/* the table the foreign key references */
+	Oid			product_key;	/* and the key it references */
+	AttrNumber	product_att_mto;
 	Oid			pkey;			/* the key a row is found by */
 	int			nindexes;
 	Oid		   *indexes;
@@ -138,6 +165,7 @@ typedef struct InvWriter
 	AttrNumber *gen_attnums;
 	ExprState **gen_exprs;
 	int			busy;			/* calls using it now */
+	TriggerDesc *trigdesc;		/* a copy of the table's, or NULL */
 	int			ntriggers;		/* rel->trigdesc->numtriggers when built */
 	FmgrInfo   *trig_fn;		/* per trigger, for those this file fires */
 	TupleTableSlot *oldslot;
@@ -151,6 +179,15 @@ static uint64 inv_slot_writer_resets = 0;	/* invalidations seen */
 
 static void inv_slot_writer_free(InvWriter *writer);
 static int	inv_stock_update_once(const InvStockUpdate *u, InvWriter **writer);
+static bool inv_product_reference(InvWriter *w, Oid constraint);
+static void inv_reservation_insert_prepare(InvWriter *w, Relation rel);
+static pg_noinline int inv_reservation_insert_once(const InvNewReservation *line,
+													HeapTuple *tuple,
+													TupleDesc *tupdesc,
+													InvWriter **writer);
+static pg_noinline int inv_stock_claim_slot_once(int64 supplier_id, int64 product_id,
+									  int nslots, int64 quantity, int rounds,
+									  InvWriter **writer);
 
 /* The extension's trigger functions that this file may fire, per table */
 static const char *const inv_stock_triggers[] = {
@@ -206,7 +243,9 @@ inv_slot_writer_relcache(Datum arg, Oid relid)
 	inv_slot_writer_resets++;	/* may be a table being built */
 	for (kind = 0; kind < INV_WRITER_KINDS; kind++)
 		if (relid == InvalidOid ||
-			(inv_writers[kind] != NULL && relid == inv_writers[kind]->relid))
+			(inv_writers[kind] != NULL &&
+			 (relid == inv_writers[kind]->relid ||
+			  relid == inv_writers[kind]->product_relid)))
 			inv_slot_writer_reset(kind);
 }
 
@@ -271,6 +310,175 @@ inv_known_trigger(Relation rel, Trigger *trigger,
 }
 
 /*
+ * inv_constraint_columns
+ *		Read a two-column key (conkey or confkey) of a pg_constraint row into
+ *		columns[]; false if it is missing or has another number of columns.
+ */
+static bool
+inv_constraint_columns(HeapTuple tuple, AttrNumber attnum, int16 *columns)
+{
+	Datum		datum;
+	Datum	   *elems;
+	int			nelems;
+	bool		isnull;
+
+	datum = SysCacheGetAttr(CONSTROID, tuple, attnum, &isnull);
+	if (isnull)
+		return false;
+	deconstruct_array(DatumGetArrayTypeP(datum), INT2OID, 2, true,
+					  TYPALIGN_SHORT, &elems, NULL, &nelems);
+	if (nelems != 2)
+		return false;
+	columns[0] = DatumGetInt16(elems[0]);
+	columns[1] = DatumGetInt16(elems[1]);
+	return true;
+}
+
+/*
+ * inv_product_reference
+ *		Whether a foreign key constraint of the reservation table is the
+ *		one to the product, (supplier_id, product_id) referencing a plain
+ *		unique key; if so, remember the table and key for the check that
+ *		inv_reservation_insert makes in its place.
+ */
+static bool
+inv_product_reference(InvWriter *w, Oid constraint)
+{
+	HeapTuple	tuple;
+	Form_pg_constraint con;
+	int16		conkey[2];
+	int16		confkey[2];
+	bool		ok;
+
+	tuple = SearchSysCache1(CONSTROID, ObjectIdGetDatum(constraint));
+	if (!HeapTupleIsValid(tuple))
+		return false;
+	con = (Form_pg_constraint) GETSTRUCT(tuple);
+	ok = con->contype == CONSTRAINT_FOREIGN && !con->condeferrable &&
+		inv_constraint_columns(tuple, Anum_pg_constraint_conkey, conkey) &&
+		inv_constraint_columns(tuple, Anum_pg_constraint_confkey, confkey) &&
+		conkey[0] == w->att_supplier && conkey[1] == w->att_product;
+	w->product_relid = con->confrelid;
+	w->product_key = con->conindid;
+	ReleaseSysCache(tuple);
+
+	/* The referenced key: a plain b-tree on two bigints, in that order */
+	if (ok)
+	{
+		Relation	product = table_open(w->product_relid, AccessShareLock);
+		Relation	key = index_open(w->product_key, AccessShareLock);
+		TupleDesc	desc = RelationGetDescr(product);
+		Form_pg_index form = key->rd_index;
+
+		ok = product->rd_rel->relkind == RELKIND_RELATION &&
+			!product->rd_rel->relhassubclass &&
+			key->rd_rel->relam == BTREE_AM_OID &&
+			form->indisunique && form->indimmediate &&
+			form->indnkeyatts == 2 &&
+			form->indkey.values[0] == confkey[0] &&
+			form->indkey.values[1] == confkey[1] &&
+			TupleDescAttr(desc, confkey[0] - 1)->atttypid == INT8OID &&
+			TupleDescAttr(desc, confkey[1] - 1)->atttypid == INT8OID;
+		w->product_att_mto = inv_slot_attnum(desc, "made_to_order", BOOLOID);
+		ok = ok && w->product_att_mto != 0;
+		index_close(key, AccessShareLock);
+		table_close(product, AccessShareLock);
+	}
+	if (!ok)
+		w->product_relid = w->product_key = InvalidOid;
+	return ok;
+}
+
+/*
+ * inv_reservation_insert_prepare
+ *		Learn what inserting a reservation straight into the table needs:
+ *		the unique key of an order line, the columns' defaults, and the
+ *		product key that the foreign key references.  Leaves line_key
+ *		invalid (every insertion then goes through the INSERT) when the
+ *		table is not as this file knows it.  Runs in the writer's context.
+ */
+static void
+inv_reservation_insert_prepare(InvWriter *w, Relation rel)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	TriggerDesc *trigdesc = w->trigdesc;
+	Oid			constraint = InvalidOid;
+	Oid			line_key = InvalidOid;
+	ListCell   *lc;
+	int			i;
+
+	w->att_line_fence = inv_slot_attnum(tupdesc, "lock_fence", INT8OID);
+	w->att_ship_date = inv_slot_attnum(tupdesc, "ship_date", DATEOID);
+	if (!w->att_line_fence || !w->att_ship_date)
+		return;
+
+	/* RETURNING * returns every column: none may be dropped */
+	for (i = 0; i < tupdesc->natts; i++)
+		if (TupleDescAttr(tupdesc, i)->attisdropped ||
+			TupleDescAttr(tupdesc, i)->attgenerated)
+			return;
+
+	/* Of the insert triggers, only the foreign key check, made here */
+	if (trigdesc != NULL)
+	{
+		if (trigdesc->trig_insert_before_row ||
+			trigdesc->trig_insert_instead_row ||
+			trigdesc->trig_insert_before_statement ||
+			trigdesc->trig_insert_after_statement ||
+			trigdesc->trig_insert_new_table)
+			return;
+		for (i = 0; i < trigdesc->numtriggers; i++)
+		{
+			Trigger    *trigger = &trigdesc->triggers[i];
+
+			if (!TRIGGER_FOR_INSERT(trigger->tgtype))
+				continue;
+			if (trigger->tgfoid != F_RI_FKEY_CHECK_INS ||
+				OidIsValid(constraint))
+				return;
+			constraint = trigger->tgconstraint;
+		}
+	}
+	if (!OidIsValid(constraint) || !inv_product_reference(w, constraint))
+		return;
+
+	/* The defaults of the columns the order path leaves to the table */
+	w->defaults = palloc0(sizeof(ExprState *) * tupdesc->natts);
+	for (i = 0; i < tupdesc->natts; i++)
+	{
+		AttrNumber	attnum = i + 1;
+		Expr	   *expr;
+
+		if (attnum == w->att_supplier || attnum == w->att_order_ref ||
+			attnum == w->att_product || attnum == w->att_slot ||
+			attnum == w->att_retailer || attnum == w->att_quantity ||
+			attnum == w->att_expires || attnum == w->att_token ||
+			attnum == w->att_line_fence || attnum == w->att_ship_date)
+			continue;
+		expr = (Expr *) build_column_default(rel, attnum);
+		if (expr != NULL)
+			w->defaults[i] = ExecInitExpr(expression_planner(expr), NULL);
+	}
+
+	/* The order line's unique key, which ON CONFLICT names */
+	foreach(lc, RelationGetIndexList(rel))
+	{
+		Relation	index = index_open(lfirst_oid(lc), AccessShareLock);
+		Form_pg_index form = index->rd_index;
+
+		if (form->indisunique && form->indimmediate && form->indisvalid &&
+			form->indnkeyatts == 3 && form->indnatts == 3 &&
+			form->indkey.values[0] == w->att_supplier &&
+			form->indkey.values[1] == w->att_order_ref &&
+			form->indkey.values[2] == w->att_product &&
+			heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred, NULL))
+			line_key = RelationGetRelid(index);
+		index_close(index, AccessShareLock);
+	}
+	w->line_key = line_key;
+}
+
+/*
  * inv_slot_writer_build
  *		Learn a table's shape from the open relation, and prepare its
  *		constraints, generated columns, index predicates and triggers;
@@ -286,7 +494,7 @@ inv_slot_writer_build(Relation rel, InvWriterKind kind)
 	MemoryContext old;
 	InvWriter  *w;
 	TupleDesc	tupdesc = RelationGetDescr(rel);
-	TriggerDesc *trigdesc = rel->trigdesc;
+	TriggerDesc *trigdesc;
 	List	   *indexes;
 	ListCell   *lc;
 	int			i;
@@ -308,6 +516,14 @@ inv_slot_writer_build(Relation rel, InvWriterKind kind)
 	w->cxt = cxt;
 	w->relid = RelationGetRelid(rel);
 	w->tupdesc = CreateTupleDescCopyConstr(tupdesc);
+
+	/*
+	 * The relation's own trigger descriptor is replaced whenever its cache
+	 * entry is rebuilt, which opening any relation may do (a trigger that
+	 * this file fires opens the ledger): only a copy can be kept.
+	 */
+	w->trigdesc = CopyTriggerDesc(rel->trigdesc);
+	trigdesc = w->trigdesc;
 
 	/* The table as the order path knows it, and nothing the UPDATE adds */
 	w->att_supplier = inv_slot_attnum(tupdesc, "supplier_id", INT8OID);
@@ -457,6 +673,10 @@ inv_slot_writer_build(Relation rel, InvWriterKind kind)
 		}
 	}
 
+	/* What inserting a reservation needs */
+	if (kind == INV_WRITER_RESERVATION)
+		inv_reservation_insert_prepare(w, rel);
+
 	w->oldslot = MakeSingleTupleTableSlot(w->tupdesc, &TTSOpsBufferHeapTuple);
 	w->newslot = MakeSingleTupleTableSlot(w->tupdesc, &TTSOpsVirtual);
 	w->econtext = CreateStandaloneExprContext();
@@ -495,7 +715,7 @@ static void
 inv_fire_after_update(InvWriter *w, Relation rel, HeapTuple oldtuple,
 					  HeapTuple newtuple)
 {
-	TriggerDesc *trigdesc = rel->trigdesc;
+	TriggerDesc *trigdesc = w->trigdesc;
 	int			i;
 
 	if (trigdesc == NULL)
@@ -833,10 +1053,10 @@ inv_stock_update_once(const InvStockUpdate *u, InvWriter **writer)
 						 ACLMASK_ALL) != (ACL_SELECT | ACL_UPDATE))
 		goto fallback;
 	CheckCmdReplicaIdentity(rel, CMD_UPDATE);
-	if (rel->trigdesc != NULL)
-		for (i = 0; i < rel->trigdesc->numtriggers; i++)
-			if (rel->trigdesc->triggers[i].tgfoid == F_RI_FKEY_CHECK_UPD &&
-				inv_trigger_enabled(&rel->trigdesc->triggers[i]))
+	if (w->trigdesc != NULL)
+		for (i = 0; i < w->trigdesc->numtriggers; i++)
+			if (w->trigdesc->triggers[i].tgfoid == F_RI_FKEY_CHECK_UPD &&
+				inv_trigger_enabled(&w->trigdesc->triggers[i]))
 				fk_check_on_own_rows = true;
 
 	/* A statement of its own, as SPI would run it */
@@ -933,6 +1153,278 @@ inv_stock_update_once(const InvStockUpdate *u, InvWriter **writer)
 	PopActiveSnapshot();
 
 fallback:
+	table_close(rel, NoLock);
+	return result;
+}
+
+/*
+ * inv_slot_has_units
+ *		Whether a stock row in slot can take an order of quantity units on
+ *		its own: made to order, or its shared pool (available less what is
+ *		ring-fenced) holds them.
+ */
+static bool
+inv_slot_has_units(InvWriter *w, TupleTableSlot *slot, int64 quantity)
+{
+	bool		isnull[4];
+	bool		made_to_order;
+	int64		level;
+	int64		reserved;
+	int64		ring;
+	int64		shared;
+
+	made_to_order = DatumGetBool(slot_getattr(slot, w->att_mto, &isnull[0]));
+	level = DatumGetInt64(slot_getattr(slot, w->att_level, &isnull[1]));
+	reserved = DatumGetInt64(slot_getattr(slot, w->att_reserved, &isnull[2]));
+	ring = DatumGetInt64(slot_getattr(slot, w->att_ring, &isnull[3]));
+	if (isnull[0] || isnull[1] || isnull[2] || isnull[3])
+		return false;
+	if (made_to_order)
+		return true;
+	if (pg_sub_s64_overflow(level, reserved, &shared) ||
+		pg_sub_s64_overflow(shared, ring, &shared))
+		return false;
+	return shared >= quantity;
+}
+
+/*
+ * inv_slot_wait
+ *		Wait for the holder of a slot's row version *tid and lock it, as FOR
+ *		NO KEY UPDATE does; true if locked.  When the holder changed the
+ *		row, its new version is read and, if it still has quantity units,
+ *		waited for and locked in turn; false, having locked nothing, once a
+ *		version lacks them or the row is gone.
+ *
+ * Each version is read before it is locked, and only that version is
+ * locked (a newer one makes the lock fail and is read in its turn), so
+ * that nothing is ever locked that turns out to lack the units.
+ */
+static bool
+inv_slot_wait(InvWriter *w, Relation rel, ItemPointer tid, Snapshot snapshot,
+			  CommandId cid, int64 quantity)
+{
+	SnapshotData dirty;
+
+	InitDirtySnapshot(dirty);
+	for (;;)
+	{
+		TM_FailureData tmfd;
+		TM_Result	status;
+
+		status = table_tuple_lock(rel, tid, snapshot, w->oldslot, cid,
+								  LockTupleNoKeyExclusive, LockWaitBlock, 0,
+								  &tmfd);
+		ExecClearTuple(w->oldslot);
+		if (status == TM_Ok)
+			return true;
+		if (status != TM_Updated || ItemPointerEquals(tid, &tmfd.ctid))
+			return false;
+
+		/* Its holder changed it: does the new version still do? */
+		*tid = tmfd.ctid;
+		if (!table_tuple_fetch_row_version(rel, tid, &dirty, w->oldslot) ||
+			!inv_slot_has_units(w, w->oldslot, quantity))
+		{
+			ExecClearTuple(w->oldslot);
+			return false;
+		}
+		ExecClearTuple(w->oldslot);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/*
+ * inv_stock_claim_slot
+ *		Lock, as FOR NO KEY UPDATE does, one slot of a several-slot product
+ *		that can take quantity units on its own, and return its number.
+ *		Returns INV_CLAIM_NONE when, after the given number of rounds, no
+ *		slot was found with the units (the caller rebalances), and
+ *		INV_CLAIM_STATEMENT, having locked nothing, when the caller must
+ *		use its statements instead (see the file header).
+ *
+ * A first look at the backend's own slot (its backend id modulo the number
+ * of slots) takes it if it has the units and nobody holds it.  Otherwise
+ * each round reads all the product's slots through the key with a new
+ * snapshot, then tries those with the units in turn from the backend's own
+ * slot, skipping any that another transaction holds.  If all of those are
+ * held, it waits for one picked at random (so that backends starting from
+ * the same slot do not all queue on it) and takes it if it still has the
+ * units once its holder is done.
+ *
+ * Everything runs in the caller's transaction: a lock taken in a
+ * subtransaction would make the stock update that follows write a
+ * MultiXact, which on a hot product costs more than the rest of the order.
+ * Since a row lock cannot be given back before the transaction ends, only
+ * the very version found to have the units is ever locked: one that
+ * another transaction changed meanwhile is read again, never locked
+ * unseen.  So the order holds no slot of the product while it waits for
+ * one, or when the caller goes on to rebalance, and cannot deadlock with
+ * another order of the product.
+ */
+int
+inv_stock_claim_slot(int64 supplier_id, int64 product_id, int nslots,
+					 int64 quantity, int rounds)
+{
+	InvWriter  *volatile writer = NULL;
+	int			result;
+
+	/* The writer may be invalidated while in use: free it only after */
+	PG_TRY();
+	{
+		result = inv_stock_claim_slot_once(supplier_id, product_id, nslots,
+										   quantity, rounds,
+										   (InvWriter **) &writer);
+	}
+	PG_CATCH();
+	{
+		inv_writer_release(writer);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	inv_writer_release(writer);
+
+	return result;
+}
+
+/*
+ * inv_stock_claim_slot_once
+ *		Body of inv_stock_claim_slot, with the writer in *writer once it
+ *		has one (marked busy), so that the caller can let it go.
+ */
+static pg_noinline int
+inv_stock_claim_slot_once(int64 supplier_id, int64 product_id, int nslots,
+						  int64 quantity, int rounds, InvWriter **writer)
+{
+	InvWriter  *w;
+	Relation	rel;
+	Relation	pkey;
+	ItemPointerData tids[INV_MAX_SLOTS];
+	bool		candidate[INV_MAX_SLOTS];
+	int			busy[INV_MAX_SLOTS];
+	int			start;
+	int			round;
+	int			result = INV_CLAIM_STATEMENT;
+
+	/* Only where the locking SELECT would behave exactly as this does */
+	if (XactIsoLevel != XACT_READ_COMMITTED || XactReadOnly ||
+		IsInParallelMode() || RecoveryInProgress() ||
+		nslots < 1 || nslots > INV_MAX_SLOTS)
+		return INV_CLAIM_STATEMENT;
+
+	w = inv_writer_open(INV_WRITER_STOCK, RowExclusiveLock, &rel);
+	if (w == NULL)
+		return INV_CLAIM_STATEMENT;
+	*writer = w;
+	if (!w->usable ||
+		pg_class_aclmask(w->relid, GetUserId(), ACL_SELECT | ACL_UPDATE,
+						 ACLMASK_ALL) != (ACL_SELECT | ACL_UPDATE))
+	{
+		table_close(rel, NoLock);
+		return INV_CLAIM_STATEMENT;
+	}
+
+	pkey = index_open(w->pkey, AccessShareLock);
+	start = MyBackendId % nslots;
+	result = INV_CLAIM_NONE;
+	for (round = 0; round <= rounds && result == INV_CLAIM_NONE; round++)
+	{
+		Snapshot	snapshot;
+		CommandId	cid;
+		IndexScanDesc scan;
+		ScanKeyData keys[3];
+		TM_FailureData tmfd;
+		TM_Result	status;
+		bool		own_only = round == 0;
+		bool		any_candidate = false;
+		bool		changed = false;
+		int			nbusy = 0;
+		int			i;
+
+		/* A statement of its own, as SPI would run it */
+		CommandCounterIncrement();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		snapshot = GetActiveSnapshot();
+		cid = GetCurrentCommandId(true);
+
+		/*
+		 * The product's slots as of now, and those with the units.  The
+		 * first round looks at our own slot alone, which is usually free
+		 * when the product has about a slot per busy backend.
+		 */
+		memset(candidate, 0, sizeof(candidate));
+		ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ,
+					Int64GetDatum(supplier_id));
+		ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ,
+					Int64GetDatum(product_id));
+		ScanKeyInit(&keys[2], 3, BTEqualStrategyNumber, F_INT2EQ,
+					Int16GetDatum(start));
+		scan = index_beginscan(rel, pkey, snapshot, own_only ? 3 : 2, 0);
+		index_rescan(scan, keys, own_only ? 3 : 2, NULL, 0);
+		while (index_getnext_slot(scan, ForwardScanDirection, w->oldslot))
+		{
+			bool		isnull;
+			int			slotno;
+
+			slotno = DatumGetInt16(slot_getattr(w->oldslot, w->att_slot,
+												&isnull));
+			if (isnull || slotno < 0 || slotno >= nslots ||
+				!inv_slot_has_units(w, w->oldslot, quantity))
+				continue;
+			candidate[slotno] = true;
+			tids[slotno] = w->oldslot->tts_tid;
+			any_candidate = true;
+		}
+		index_endscan(scan);
+		ExecClearTuple(w->oldslot);
+
+		/* None has them: the units are scattered, or not there */
+		if (!any_candidate)
+		{
+			PopActiveSnapshot();
+			if (own_only)
+				continue;
+			break;
+		}
+
+		/*
+		 * The first one free, from our own slot on.  Only the version read
+		 * above is locked, never a newer one: a lock taken is then on a
+		 * row known to have the units.  A row changed since is passed over
+		 * and read again in the next round.
+		 */
+		for (i = 0; i < nslots && result == INV_CLAIM_NONE; i++)
+		{
+			int			slotno = (start + i) % nslots;
+
+			if (!candidate[slotno])
+				continue;
+			status = table_tuple_lock(rel, &tids[slotno], snapshot,
+									  w->oldslot, cid,
+									  LockTupleNoKeyExclusive, LockWaitSkip,
+									  0, &tmfd);
+			if (status == TM_Ok)
+				result = slotno;
+			else if (status == TM_WouldBlock)
+				busy[nbusy++] = slotno;
+			else
+				changed = true;
+			ExecClearTuple(w->oldslot);
+		}
+
+		/* All of them held: wait for one */
+		if (result == INV_CLAIM_NONE && nbusy > 0 && !changed && !own_only)
+		{
+			int			slotno;
+
+			slotno = busy[pg_prng_uint32(&pg_global_prng_state) % nbusy];
+			if (inv_slot_wait(w, rel, &tids[slotno], snapshot, cid,
+							  quantity))
+				result = slotno;
+		}
+		PopActiveSnapshot();
+		CHECK_FOR_INTERRUPTS();
+	}
+	index_close(pkey, AccessShareLock);
 	table_close(rel, NoLock);
 	return result;
 }
@@ -1200,9 +1692,9 @@ inv_reservation_set_state_once(const InvHeldReservation *held,
 
 	/* A row this transaction created has its foreign key checked again */
 	xmin = HeapTupleHeaderGetXmin(held->tuple->t_data);
-	for (i = 0; rel->trigdesc != NULL && i < rel->trigdesc->numtriggers; i++)
-		if (rel->trigdesc->triggers[i].tgfoid == F_RI_FKEY_CHECK_UPD &&
-			inv_trigger_enabled(&rel->trigdesc->triggers[i]) &&
+	for (i = 0; w->trigdesc != NULL && i < w->trigdesc->numtriggers; i++)
+		if (w->trigdesc->triggers[i].tgfoid == F_RI_FKEY_CHECK_UPD &&
+			inv_trigger_enabled(&w->trigdesc->triggers[i]) &&
 			TransactionIdIsCurrentTransactionId(xmin))
 		{
 			table_close(rel, NoLock);
@@ -1270,5 +1762,277 @@ inv_reservation_set_state(const InvHeldReservation *held, const char *state,
 	PG_END_TRY();
 	inv_writer_release(writer);
 
+	return result;
+}
+
+/*
+ * inv_product_lock_for_line
+ *		Find the product a new reservation names and lock it as the
+ *		foreign key check would (FOR KEY SHARE, so that it cannot be
+ *		deleted or have its key changed before we commit); true if it is
+ *		there, locked, and not made to order.  False leaves the insertion
+ *		to the INSERT, which reads a made-to-order product's lead time and
+ *		reports a missing product as the foreign key does; a lock taken
+ *		here is then merely taken twice.
+ */
+static bool
+inv_product_lock_for_line(InvWriter *w, int64 supplier_id, int64 product_id,
+						  Snapshot snapshot, CommandId cid)
+{
+	Relation	product;
+	Relation	key;
+	TupleTableSlot *slot;
+	IndexScanDesc scan;
+	ScanKeyData keys[2];
+	TM_FailureData tmfd;
+	bool		isnull;
+	bool		ok = false;
+
+	product = table_open(w->product_relid, RowShareLock);
+	key = index_open(w->product_key, AccessShareLock);
+	slot = table_slot_create(product, NULL);
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(supplier_id));
+	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(product_id));
+	scan = index_beginscan(product, key, snapshot, 2, 0);
+	index_rescan(scan, keys, 2, NULL, 0);
+	if (index_getnext_slot(scan, ForwardScanDirection, slot) &&
+		!DatumGetBool(slot_getattr(slot, w->product_att_mto, &isnull)) &&
+		!isnull)
+	{
+		ItemPointerData tid = slot->tts_tid;
+
+		ok = table_tuple_lock(product, &tid, snapshot, slot, cid,
+							  LockTupleKeyShare, LockWaitBlock,
+							  TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
+							  &tmfd) == TM_Ok &&
+			!DatumGetBool(slot_getattr(slot, w->product_att_mto, &isnull)) &&
+			!isnull;
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(key, AccessShareLock);
+	table_close(product, NoLock);
+	return ok;
+}
+
+/*
+ * inv_reservation_insert
+ *		Insert a new order line's reservation as the statement
+ *
+ *			INSERT INTO reservation (...) SELECT ... FROM product
+ *			ON CONFLICT (supplier_id, order_ref, product_id) DO NOTHING
+ *			RETURNING *
+ *
+ *		would for a product that is not made to order.  Returns 1 with the
+ *		new row in *tuple and its descriptor in *tupdesc (both allocated in
+ *		the caller's memory context), 0 if the order line already has a
+ *		reservation (a concurrent one is waited for first), or -1 having
+ *		inserted nothing when the caller must run its statement (see the
+ *		file header).
+ *
+ * The conflict is handled as the executor does, by a speculative
+ * insertion: check the order line's key, insert the row marked with a
+ * token, add its index entries and keep the row only if no concurrent
+ * insertion of the same line got there first (else take it back and look
+ * again).  The foreign key check is made before the row exists, by
+ * inv_product_lock_for_line; the other defaults are the table's own.
+ */
+int
+inv_reservation_insert(const InvNewReservation *line, HeapTuple *tuple,
+					   TupleDesc *tupdesc)
+{
+	InvWriter  *volatile writer = NULL;
+	volatile int result = -1;
+
+	PG_TRY();
+	{
+		result = inv_reservation_insert_once(line, tuple, tupdesc,
+											 (InvWriter **) &writer);
+	}
+	PG_CATCH();
+	{
+		inv_writer_release(writer);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	inv_writer_release(writer);
+
+	return result;
+}
+
+/*
+ * inv_reservation_insert_once
+ *		Body of inv_reservation_insert, with the writer in *writer once it
+ *		has one (marked busy), so that the caller can let it go.
+ */
+static pg_noinline int
+inv_reservation_insert_once(const InvNewReservation *line, HeapTuple *tuple,
+							TupleDesc *tupdesc, InvWriter **writer)
+{
+	MemoryContext caller_cxt = CurrentMemoryContext;
+	InvWriter  *w;
+	Relation	rel;
+	Snapshot	snapshot;
+	CommandId	cid;
+	Datum	   *values;
+	bool	   *nulls;
+	TimestampTz expires_at;
+	EState	   *estate;
+	ResultRelInfo *result_rel;
+	TupleTableSlot *slot;
+	List	   *arbiter;
+	int			natts;
+	int			result = -1;
+	int			i;
+
+	/* Only where the statement would behave exactly as this does */
+	if (XactIsoLevel != XACT_READ_COMMITTED || XactReadOnly ||
+		IsInParallelMode() || RecoveryInProgress())
+		return -1;
+
+	w = inv_writer_open(INV_WRITER_RESERVATION, RowExclusiveLock, &rel);
+	if (w == NULL)
+		return -1;
+	*writer = w;
+	if (!w->usable || !OidIsValid(w->line_key) ||
+		(rel->trigdesc == NULL ? w->ntriggers != 0 :
+		 rel->trigdesc->numtriggers != w->ntriggers) ||
+		pg_class_aclmask(w->relid, GetUserId(), ACL_INSERT | ACL_SELECT,
+						 ACLMASK_ALL) != (ACL_INSERT | ACL_SELECT) ||
+		pg_class_aclcheck(w->product_relid, GetUserId(),
+						  ACL_SELECT) != ACLCHECK_OK)
+	{
+		table_close(rel, NoLock);
+		return -1;
+	}
+	CheckCmdReplicaIdentity(rel, CMD_INSERT);
+
+	/* When it expires: statement_timestamp() + make_interval(secs => t) */
+	if (isnan(line->timeout) ||
+		fabs(line->timeout) >= (double) PG_INT64_MAX / USECS_PER_SEC ||
+		pg_add_s64_overflow(GetCurrentStatementStartTimestamp(),
+							(int64) rint(line->timeout * USECS_PER_SEC),
+							&expires_at) ||
+		!IS_VALID_TIMESTAMP(expires_at))
+	{
+		table_close(rel, NoLock);
+		return -1;
+	}
+
+	/* A statement of its own, as SPI would run it */
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	snapshot = GetActiveSnapshot();
+	cid = GetCurrentCommandId(true);
+
+	/* The product, locked for the foreign key */
+	if (!inv_product_lock_for_line(w, line->supplier_id, line->product_id,
+								   snapshot, cid))
+	{
+		PopActiveSnapshot();
+		table_close(rel, NoLock);
+		return -1;
+	}
+
+	/* The new row: what the order line says, and the table's defaults */
+	natts = w->tupdesc->natts;
+	values = palloc0(sizeof(Datum) * natts);
+	nulls = palloc(sizeof(bool) * natts);
+	memset(nulls, true, sizeof(bool) * natts);
+	for (i = 0; i < natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(w->tupdesc, i);
+		Datum		value;
+		bool		isnull;
+
+		if (w->defaults[i] == NULL)
+			continue;
+		value = ExecEvalExprSwitchContext(w->defaults[i], w->econtext,
+										  &isnull);
+		values[i] = isnull ? (Datum) 0 :
+			datumCopy(value, att->attbyval, att->attlen);
+		nulls[i] = isnull;
+	}
+	ResetExprContext(w->econtext);
+#define INV_SET(attnum, datum) \
+	(values[(attnum) - 1] = (datum), nulls[(attnum) - 1] = false)
+	INV_SET(w->att_supplier, Int64GetDatum(line->supplier_id));
+	INV_SET(w->att_order_ref, CStringGetTextDatum(line->order_ref));
+	INV_SET(w->att_product, Int64GetDatum(line->product_id));
+	INV_SET(w->att_slot, Int16GetDatum(line->slot));
+	if (line->retailer_id != NULL)
+		INV_SET(w->att_retailer, CStringGetTextDatum(line->retailer_id));
+	INV_SET(w->att_quantity, Int64GetDatum(line->quantity));
+	INV_SET(w->att_expires, TimestampTzGetDatum(expires_at));
+	if (line->lock_token != NULL)
+		INV_SET(w->att_token, CStringGetTextDatum(line->lock_token));
+	if (line->lock_fence > 0)
+		INV_SET(w->att_line_fence, Int64GetDatum(line->lock_fence));
+#undef INV_SET
+
+	/* A row the constraints refuse: let the INSERT report it */
+	if (!inv_check_new_row(w, values, nulls))
+	{
+		PopActiveSnapshot();
+		table_close(rel, NoLock);
+		return -1;
+	}
+
+	/* Insert it, unless the order line is there already */
+	estate = CreateExecutorState();
+	estate->es_output_cid = cid;
+	result_rel = makeNode(ResultRelInfo);
+	InitResultRelInfo(result_rel, rel, 1, NULL, 0);
+	ExecOpenIndices(result_rel, true);
+	arbiter = list_make1_oid(w->line_key);
+	slot = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel),
+								  table_slot_callbacks(rel));
+	ExecClearTuple(slot);
+	memcpy(slot->tts_values, values, sizeof(Datum) * natts);
+	memcpy(slot->tts_isnull, nulls, sizeof(bool) * natts);
+	ExecStoreVirtualTuple(slot);
+	for (;;)
+	{
+		ItemPointerData conflict;
+		TransactionId xid;
+		uint32		token;
+		bool		lost_race = false;
+
+		/* Waits for a concurrent insertion of the line to end */
+		if (!ExecCheckIndexConstraints(result_rel, slot, estate, &conflict,
+									   arbiter))
+		{
+			result = 0;
+			break;
+		}
+
+		xid = GetCurrentTransactionId();
+		token = SpeculativeInsertionLockAcquire(xid);
+		table_tuple_insert_speculative(rel, slot, cid, 0, NULL, token);
+		list_free(ExecInsertIndexTuples(result_rel, slot, estate, false, true,
+										&lost_race, arbiter));
+		table_tuple_complete_speculative(rel, slot, token, !lost_race);
+		SpeculativeInsertionLockRelease(xid);
+		if (!lost_race)
+		{
+			MemoryContext old = MemoryContextSwitchTo(caller_cxt);
+
+			*tuple = ExecCopySlotHeapTuple(slot);
+			*tupdesc = CreateTupleDescCopy(RelationGetDescr(rel));
+			MemoryContextSwitchTo(old);
+			result = 1;
+			break;
+		}
+		CHECK_FOR_INTERRUPTS();
+	}
+
+	list_free(arbiter);
+	ExecCloseIndices(result_rel);
+	ExecResetTupleTable(estate->es_tupleTable, false);
+	FreeExecutorState(estate);
+	PopActiveSnapshot();
+	table_close(rel, NoLock);
 	return result;
 }

@@ -3,7 +3,7 @@
 # test/concurrency/run.sh
 #	Races between many sessions, driven by pgbench.
 #
-# Four checks, each in a database of its own:
+# Five checks, each in a database of its own:
 #
 #   last_units  64 clients fight over one product's 1,000 units, reserving
 #               1-3 units at a time and then confirming or releasing; demand
@@ -27,14 +27,21 @@
 #               gathers the free units home to slot 0 instead of ordering:
 #               the same checks, and every slot within its stock level, the
 #               8 slots still there, and the threshold's crossing alerted.
+#   rebuilt     64 clients reserve and confirm or release single units, half
+#               of them on a product spread over 8 slots, while ANALYZE runs
+#               on the extension's tables over and over, so that backends
+#               rebuild their cache entries of the tables in the middle of
+#               orders (which the order path's direct writes must survive).
+#               No transaction may fail and every unit must be accounted for.
 #
 # Contract (test/run_all.sh): PGHOST, PGPORT and PGUSER point at a running
 # server where the extension is installed; print one line per check; exit 0
 # only if every check passed.  INV_CONC_CLIENTS, INV_CONC_JOBS,
-# INV_CONC_TRANSACTIONS, INV_CONC_ORDER_TRANSACTIONS and
-# INV_CONC_RETRY_TRANSACTIONS override the load (defaults 64 clients on 2
-# threads; 40 transactions per client in the last-units race, 100 in the
-# order run, 25 in the retry run).
+# INV_CONC_TRANSACTIONS, INV_CONC_ORDER_TRANSACTIONS,
+# INV_CONC_RETRY_TRANSACTIONS and INV_CONC_REBUILT_TRANSACTIONS override the
+# load (defaults 64 clients on 2 threads; 40 transactions per client in the
+# last-units race, 100 in the order run, 25 in the retry run, 100 in the
+# rebuilt run).
 
 set -u
 
@@ -45,6 +52,7 @@ jobs=${INV_CONC_JOBS:-2}
 transactions=${INV_CONC_TRANSACTIONS:-40}
 order_transactions=${INV_CONC_ORDER_TRANSACTIONS:-100}
 retry_transactions=${INV_CONC_RETRY_TRANSACTIONS:-25}
+rebuilt_transactions=${INV_CONC_REBUILT_TRANSACTIONS:-100}
 pgbench_timeout=${INV_CONC_TIMEOUT:-300}
 
 # pgbench of the server's major version, whatever pg_config is first in PATH
@@ -403,9 +411,90 @@ check_retries()
 	[ $ok -eq 1 ]
 }
 
+# ---------------------------------------------------------------------------
+# Check 5: orders while the tables' cache entries are rebuilt.
+# ---------------------------------------------------------------------------
+check_rebuilt()
+{
+	local db=inv_conc_rebuilt first row ok=1 reasons="" analyzes=0
+	local before after reserved open_qty verify_rows analyzer
+
+	if ! conc_new_db "$db" ||
+		! first=$(conc_psql "$db" -f "$here/rebuilt_setup.sql" 2>&1); then
+		echo "FAIL rebuilt: setup failed"
+		echo "$first" | conc_diag
+		return 1
+	fi
+	before=$(conc_psql "$db" -c "SELECT sum(stock_level + committed) FROM inventory.stock_slot")
+
+	# ANALYZE changes each table's statistics in pg_class, which makes every
+	# backend rebuild its cache entry of the table at its next look.
+	: >"$workdir/$db.analyze"
+	(
+		while [ ! -e "$workdir/$db.done" ]; do
+			conc_psql "$db" -c "ANALYZE inventory.stock_slot" \
+				-c "ANALYZE inventory.reservation" \
+				-c "ANALYZE inventory.ledger" \
+				-c "ANALYZE inventory.product" >/dev/null 2>&1 &&
+				echo >>"$workdir/$db.analyze"
+		done
+	) &
+	analyzer=$!
+	conc_pgbench "$db" "$rebuilt_transactions" "$here/rebuilt.pgbench" \
+		-D first="$first"
+	touch "$workdir/$db.done"
+	wait "$analyzer"
+	analyzes=$(wc -l <"$workdir/$db.analyze")
+
+	if ! row=$(conc_psql "$db" -F ' ' -c "
+		SELECT (SELECT sum(stock_level + committed) FROM inventory.stock_slot),
+		       (SELECT sum(reserved) FROM inventory.stock_slot),
+		       (SELECT coalesce(sum(quantity), 0) FROM inventory.reservation
+		         WHERE state = 'reserved'),
+		       (SELECT count(*) FROM inventory.inv_verify())" 2>&1) ||
+		[ -z "$row" ]; then
+		echo "FAIL rebuilt: final check query failed"
+		echo "$row" | conc_diag
+		return 1
+	fi
+	read -r after reserved open_qty verify_rows <<<"$row"
+	if ! conc_all_numbers "$before" "$after" "$reserved" "$open_qty" \
+		"$verify_rows"; then
+		echo "FAIL rebuilt: unexpected final state: $row"
+		return 1
+	fi
+
+	if ! conc_pgbench_clean; then
+		ok=0
+		reasons="$reasons pgbench-not-clean"
+		conc_pgbench_diag "$db"
+	fi
+	[ "$before" -eq "$after" ] || { ok=0; reasons="$reasons stock+committed-moved"; }
+	[ "$reserved" -eq "$open_qty" ] || { ok=0; reasons="$reasons reserved<>open"; }
+	[ "$verify_rows" -eq 0 ] || { ok=0; reasons="$reasons inv_verify"; }
+	[ "$analyzes" -ge 3 ] || { ok=0; reasons="$reasons too-few-analyzes"; }
+
+	if [ $ok -eq 1 ]; then
+		printf 'PASS'
+	else
+		printf 'FAIL'
+	fi
+	printf ' rebuilt: %s/%s transactions, %s failed, %s in %ss (%s tps), %s rounds of ANALYZE meanwhile;' \
+		"$bench_done" "$bench_expected" "$bench_failed" "$clients clients" \
+		"$bench_secs" "$bench_tps" "$analyzes"
+	printf ' stock_level + committed %s before, %s after; reserved %s = open %s; inv_verify rows %s' \
+		"$before" "$after" "$reserved" "$open_qty" "$verify_rows"
+	[ $ok -eq 1 ] || printf ' [%s ]' "$reasons"
+	printf '\n'
+
+	[ $ok -eq 1 ] && "$pgbin/dropdb" --if-exists "$db" >/dev/null 2>&1
+	[ $ok -eq 1 ]
+}
+
 check_last_units || failed=$((failed + 1))
 check_orders || failed=$((failed + 1))
 check_retries || failed=$((failed + 1))
 check_last_units 8 || failed=$((failed + 1))
+check_rebuilt || failed=$((failed + 1))
 
 [ $failed -eq 0 ]
