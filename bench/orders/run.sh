@@ -49,7 +49,7 @@
 #	INV_BENCH_SCOPES	lock scopes for line and order [none,reserve,order]
 #	INV_BENCH_PRODUCTS	products in the catalogue [100000]
 #	INV_BENCH_HOT_SLOTS	stock slots for the hot product, used only when the
-#						extension has inv_set_slots [8]
+#						extension has inv_set_slots [64]
 #	INV_BENCH_VERIFY	run or pass: when inv_verify() runs (see above)
 #						[pass; run with --quick]
 #	INV_BENCH_OUT		keep the raw results (pgbench output, TSV) in this directory
@@ -95,7 +95,7 @@ sets_list=${INV_BENCH_SETS:-hot,spread}
 workloads_list=${INV_BENCH_WORKLOADS:-floor,baseline,line,order}
 scopes_list=${INV_BENCH_SCOPES:-none,reserve,order}
 products=${INV_BENCH_PRODUCTS:-100000}
-hot_slots=${INV_BENCH_HOT_SLOTS:-8}
+hot_slots=${INV_BENCH_HOT_SLOTS:-64}
 out_dir=${INV_BENCH_OUT:-}
 
 for v in duration repeats products hot_slots; do
