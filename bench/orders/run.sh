@@ -50,7 +50,8 @@
 #	INV_BENCH_PRODUCTS	products in the catalogue [100000]
 #	INV_BENCH_HOT_SLOTS	stock slots for the hot product, used only when the
 #						extension has inv_set_slots [64]
-#	INV_BENCH_VERIFY	run or pass: when inv_verify() runs (see above)
+#	INV_BENCH_VERIFY	run or pass: inv_verify() after every run, or after each run
+#						of the first pass and at the end of every pass
 #						[pass; run with --quick]
 #	INV_BENCH_OUT		keep the raw results (pgbench output, TSV) in this directory
 #
