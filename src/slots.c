@@ -496,7 +496,7 @@ inv_set_slots(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INV_INVALID_SLOT_COUNT),
 				 errmsg("number of slots must be between 1 and %d", INV_MAX_SLOTS),
 				 errdetail("The number given was %d.", nslots),
-				 errhint("A few slots per CPU of the server are enough to spread a hot product's orders.")));
+				 errhint("About one slot per session that orders the product at the same time is enough.")));
 
 	SPI_connect();
 	supplier_id = inv_get_supplier_id();
@@ -530,6 +530,13 @@ inv_set_slots(PG_FUNCTION_ARGS)
 	if (n > 1 && nslots > 1)
 		(void) inv_slots_rebalance(supplier_id, product_id, 0, 0);
 	inv_slots_mark_threshold(supplier_id, product_id);
+	if (n > nslots)
+		ereport(NOTICE,
+				(errmsg("product " INT64_FORMAT " keeps %d slots for now",
+						product_id, n),
+				 errdetail("A slot numbered %d or more is removed only once no open order holds units in it.",
+						   nslots),
+				 errhint("Call inventory.inv_set_slots again once those orders are confirmed and dispatched, released or expired.")));
 
 	SPI_finish();
 	PG_RETURN_INT32(n);
