@@ -125,16 +125,40 @@ inv_slot_try(InvPlan *plan, Datum *args)
 {
 	MemoryContext context = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
-	int			slot = -1;
-	bool		isnull;
+	volatile int slot = -1;
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(context);
-	inv_plan_run(plan, args, NULL, false, 1);
-	if (SPI_processed == 1)
-		slot = DatumGetInt16(SPI_getbinval(SPI_tuptable->vals[0],
-										   SPI_tuptable->tupdesc, 1,
-										   &isnull));
+	PG_TRY();
+	{
+		bool		isnull;
+
+		inv_plan_run(plan, args, NULL, false, 1);
+		if (SPI_processed == 1)
+			slot = DatumGetInt16(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 1,
+											   &isnull));
+	}
+	PG_CATCH();
+	{
+		ErrorData  *error;
+
+		/*
+		 * A lock timeout, a deadlock or a cancel while waiting: end the
+		 * subtransaction before the error goes on, or the caller's own
+		 * savepoint would roll back only ours, and keep the rest of an
+		 * order that failed
+		 */
+		MemoryContextSwitchTo(context);
+		error = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(context);
+		CurrentResourceOwner = owner;
+		ReThrowError(error);
+	}
+	PG_END_TRY();
+
 	if (slot >= 0)
 		ReleaseCurrentSubTransaction();
 	else

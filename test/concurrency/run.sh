@@ -3,7 +3,7 @@
 # test/concurrency/run.sh
 #	Races between many sessions, driven by pgbench.
 #
-# Five checks, each in a database of its own:
+# Six checks, each in a database of its own:
 #
 #   last_units  64 clients fight over one product's 1,000 units, reserving
 #               1-3 units at a time and then confirming or releasing; demand
@@ -33,6 +33,11 @@
 #               rebuild their cache entries of the tables in the middle of
 #               orders (which the order path's direct writes must survive).
 #               No transaction may fail and every unit must be accounted for.
+#   atomic      a two-line order that times out waiting for a slot held by
+#               another session, inside a PL/pgSQL block that catches the
+#               error, at READ COMMITTED, at REPEATABLE READ and through the
+#               order path's SQL statements: nothing of it may stay, and the
+#               session must be in a fresh transaction afterwards.
 #
 # Contract (test/run_all.sh): PGHOST, PGPORT and PGUSER point at a running
 # server where the extension is installed; print one line per check; exit 0
@@ -491,10 +496,75 @@ check_rebuilt()
 	[ $ok -eq 1 ]
 }
 
+# ---------------------------------------------------------------------------
+# Check 6: an order that fails while waiting for a slot leaves nothing.
+# ---------------------------------------------------------------------------
+check_atomic()
+{
+	local db=inv_conc_atomic out holder variant iso row ok=1 reasons=""
+	local results=""
+
+	if ! conc_new_db "$db" ||
+		! out=$(conc_psql "$db" -f "$here/atomic_setup.sql" 2>&1); then
+		echo "FAIL atomic: setup failed"
+		echo "$out" | conc_diag
+		return 1
+	fi
+
+	# Each variant: another session holds every slot of ATOM-HOT for 3 s,
+	# and the order times out waiting for one.  "statements": a trigger of
+	# someone else's on the stock table sends the order path through its
+	# SQL statements, whose waits run in subtransactions.
+	for variant in direct repeatable statements; do
+		iso="READ COMMITTED"
+		[ "$variant" = repeatable ] && iso="REPEATABLE READ"
+		if [ "$variant" = statements ]; then
+			conc_psql "$db" -c "CREATE FUNCTION public.atomic_noop() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'" \
+				-c "CREATE TRIGGER atomic_noop BEFORE UPDATE ON inventory.stock_slot FOR EACH ROW EXECUTE FUNCTION public.atomic_noop()" >/dev/null 2>&1
+		fi
+		conc_psql "$db" -c "BEGIN" \
+			-c "SELECT s.slot FROM inventory.stock_slot s JOIN inventory.product p USING (supplier_id, product_id) WHERE p.sku = 'ATOM-HOT' FOR UPDATE OF s" \
+			-c "SELECT pg_sleep(3)" -c "COMMIT" >/dev/null 2>&1 &
+		holder=$!
+		sleep 1
+		row=$("$PSQL" -X -q -A -t -F ' ' -v ON_ERROR_STOP=1 -v iso="$iso" \
+			-d "$db" -f "$here/atomic_order.sql" 2>"$workdir/$db.$variant.err")
+		wait "$holder"
+		results="$results $variant: $row;"
+		if [ "$row" != "t 0 0" ]; then
+			ok=0
+			reasons="$reasons $variant-kept-something"
+		fi
+		if ! grep -q 'the order timed out' "$workdir/$db.$variant.err"; then
+			ok=0
+			reasons="$reasons $variant-did-not-time-out"
+		fi
+		if grep -q -E 'WARNING|FATAL|ERROR' "$workdir/$db.$variant.err"; then
+			ok=0
+			reasons="$reasons $variant-warnings"
+			conc_diag <"$workdir/$db.$variant.err"
+		fi
+	done
+
+	if [ $ok -eq 1 ]; then
+		printf 'PASS'
+	else
+		printf 'FAIL'
+	fi
+	printf ' atomic: a two-line order timing out on a busy slot, caught by a PL/pgSQL handler, at READ COMMITTED (direct writes), REPEATABLE READ and through the SQL statements; fresh transaction after, lines kept, units held:%s' \
+		"$results"
+	[ $ok -eq 1 ] || printf ' [%s ]' "$reasons"
+	printf '\n'
+
+	[ $ok -eq 1 ] && "$pgbin/dropdb" --if-exists "$db" >/dev/null 2>&1
+	[ $ok -eq 1 ]
+}
+
 check_last_units || failed=$((failed + 1))
 check_orders || failed=$((failed + 1))
 check_retries || failed=$((failed + 1))
 check_last_units 8 || failed=$((failed + 1))
 check_rebuilt || failed=$((failed + 1))
+check_atomic || failed=$((failed + 1))
 
 [ $failed -eq 0 ]
