@@ -205,6 +205,9 @@ typedef struct InvNewReservation
 
 extern int	inv_reservation_insert(const InvNewReservation *line,
 								   HeapTuple *tuple, TupleDesc *tupdesc);
+extern int	inv_reservation_line_before_claim(int64 supplier_id,
+											  const char *order_ref,
+											  int64 product_id);
 extern int	inv_reservation_lock(int64 supplier_id, int64 reservation_id,
 								 bool skip_locked, InvHeldReservation *held);
 extern int	inv_reservation_set_state(const InvHeldReservation *held,

@@ -45,6 +45,7 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/tupconvert.h"
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
@@ -557,10 +558,24 @@ inv_reserve_line(int64 supplier_id, const char *order_ref, int64 product_id,
 	{
 		token[0] = '\0';
 
-		/* A hot product: the slot this order takes, locked */
+		/*
+		 * A hot product: the slot this order takes, locked; a retried line
+		 * takes none, and the product is locked before the slot
+		 */
 		if (nslots > 1)
+		{
+			if (inv_reservation_line_before_claim(supplier_id, order_ref,
+												  product_id) == 1)
+			{
+				reservation = inv_existing_line(supplier_id, order_ref,
+												product_id, quantity,
+												retailer_id, tupdesc);
+				if (reservation != NULL)
+					return reservation;
+			}
 			slot = Max(inv_slot_claim(supplier_id, product_id, nslots,
 									  quantity), 0);
+		}
 	}
 
 	/*
@@ -608,9 +623,12 @@ inv_reserve_line(int64 supplier_id, const char *order_ref, int64 product_id,
 			inv_order_lock_release_at_commit(supplier_id, product_id, token);
 		reservation = inv_existing_line(supplier_id, order_ref, product_id,
 										quantity, retailer_id, tupdesc);
-		if (reservation == NULL)
-			elog(ERROR, "order line \"%s\" vanished after a conflict", order_ref);
-		return reservation;
+		if (reservation != NULL)
+			return reservation;
+
+		/* No line and no row inserted: the product went away meanwhile */
+		(void) inv_product_by_id(supplier_id, product_id);
+		elog(ERROR, "order line \"%s\" vanished after a conflict", order_ref);
 	}
 
 	/* Take the units, if they are there */
@@ -721,6 +739,23 @@ inv_reserve_line(int64 supplier_id, const char *order_ref, int64 product_id,
 }
 
 /*
+ * inv_reservation_as_result
+ *		A reservation row as its statement or inv_reservation_insert gave it
+ *		(the table's live columns) in the layout of the reservation row
+ *		type, which keeps a place for each column dropped since the table
+ *		was made.
+ */
+static HeapTuple
+inv_reservation_as_result(HeapTuple reservation, TupleDesc tupdesc,
+						  TupleDesc result_desc)
+{
+	TupleConversionMap *map = convert_tuples_by_name(tupdesc, result_desc);
+
+	return map == NULL ? reservation :
+		execute_attr_map_tuple(reservation, map);
+}
+
+/*
  * inv_reserve(order_ref, product, quantity, retailer_id)
  *		Reserve stock for one order line; return the reservation row.
  */
@@ -734,6 +769,7 @@ inv_reserve(PG_FUNCTION_ARGS)
 	int64		product_id;
 	HeapTuple	reservation;
 	TupleDesc	tupdesc;
+	TupleDesc	result_desc;
 	Datum		result;
 	int			nslots;
 
@@ -757,7 +793,10 @@ inv_reserve(PG_FUNCTION_ARGS)
 	product_id = inv_resolve_product_slots(supplier_id, fcinfo, 1, &nslots);
 	reservation = inv_reserve_line(supplier_id, order_ref, product_id,
 								   nslots, quantity, retailer_id, &tupdesc);
-	result = PointerGetDatum(SPI_returntuple(reservation, tupdesc));
+	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "inv_reserve must return a row type");
+	reservation = inv_reservation_as_result(reservation, tupdesc, result_desc);
+	result = PointerGetDatum(SPI_returntuple(reservation, result_desc));
 	SPI_finish();
 
 	PG_RETURN_DATUM(result);
@@ -898,7 +937,9 @@ inv_reserve_order(PG_FUNCTION_ARGS)
 									   lines[i].product_id, lines[i].nslots,
 									   lines[i].quantity, retailer_id,
 									   &tupdesc);
-		tuplestore_puttuple(rsinfo->setResult, reservation);
+		tuplestore_puttuple(rsinfo->setResult,
+							inv_reservation_as_result(reservation, tupdesc,
+													  rsinfo->setDesc));
 	}
 
 	SPI_finish();

@@ -186,6 +186,11 @@ static pg_noinline int inv_reservation_insert_once(
 												   HeapTuple *tuple,
 												   TupleDesc *tupdesc,
 												   InvWriter **writer);
+static pg_noinline int inv_reservation_line_before_claim_once(
+															   int64 supplier_id,
+															   const char *order_ref,
+															   int64 product_id,
+															   InvWriter **writer);
 static pg_noinline int inv_stock_claim_slot_once(int64 supplier_id,
 												 int64 product_id,
 												 int nslots, int64 quantity,
@@ -1769,18 +1774,19 @@ inv_reservation_set_state(const InvHeldReservation *held, const char *state,
 }
 
 /*
- * inv_product_lock_for_line
- *		Find the product a new reservation names and lock it as the
- *		foreign key check would (FOR KEY SHARE, so that it cannot be
- *		deleted or have its key changed before we commit); true if it is
- *		there, locked, and not made to order.  False leaves the insertion
- *		to the INSERT, which reads a made-to-order product's lead time and
- *		reports a missing product as the foreign key does; a lock taken
- *		here is then merely taken twice.
+ * inv_product_lock
+ *		Find a product and lock it as the foreign key check of a new
+ *		reservation would (FOR KEY SHARE, so that it cannot be deleted or
+ *		have its key changed before we commit); true if it is there and
+ *		locked, and, with stocked_only, not made to order.
+ *
+ * False leaves the reservation to the INSERT, which reads a made-to-order
+ * product's lead time and reports a missing product as the foreign key
+ * does; a lock taken here is then merely taken twice.
  */
 static bool
-inv_product_lock_for_line(InvWriter *w, int64 supplier_id, int64 product_id,
-						  Snapshot snapshot, CommandId cid)
+inv_product_lock(InvWriter *w, int64 supplier_id, int64 product_id,
+				 Snapshot snapshot, CommandId cid, bool stocked_only)
 {
 	Relation	product;
 	Relation	key;
@@ -1801,8 +1807,9 @@ inv_product_lock_for_line(InvWriter *w, int64 supplier_id, int64 product_id,
 	scan = index_beginscan(product, key, snapshot, 2, 0);
 	index_rescan(scan, keys, 2, NULL, 0);
 	if (index_getnext_slot(scan, ForwardScanDirection, slot) &&
-		!DatumGetBool(slot_getattr(slot, w->product_att_mto, &isnull)) &&
-		!isnull)
+		(!stocked_only ||
+		 (!DatumGetBool(slot_getattr(slot, w->product_att_mto, &isnull)) &&
+		  !isnull)))
 	{
 		ItemPointerData tid = slot->tts_tid;
 
@@ -1810,8 +1817,10 @@ inv_product_lock_for_line(InvWriter *w, int64 supplier_id, int64 product_id,
 							  LockTupleKeyShare, LockWaitBlock,
 							  TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
 							  &tmfd) == TM_Ok &&
-			!DatumGetBool(slot_getattr(slot, w->product_att_mto, &isnull)) &&
-			!isnull;
+			(!stocked_only ||
+			 (!DatumGetBool(slot_getattr(slot, w->product_att_mto,
+										 &isnull)) &&
+			  !isnull));
 	}
 	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
@@ -1840,7 +1849,7 @@ inv_product_lock_for_line(InvWriter *w, int64 supplier_id, int64 product_id,
  * token, add its index entries and keep the row only if no concurrent
  * insertion of the same line got there first (else take it back and look
  * again).  The foreign key check is made before the row exists, by
- * inv_product_lock_for_line; the other defaults are the table's own.
+ * inv_product_lock; the other defaults are the table's own.
  */
 int
 inv_reservation_insert(const InvNewReservation *line, HeapTuple *tuple,
@@ -1931,8 +1940,8 @@ inv_reservation_insert_once(const InvNewReservation *line, HeapTuple *tuple,
 	cid = GetCurrentCommandId(true);
 
 	/* The product, locked for the foreign key */
-	if (!inv_product_lock_for_line(w, line->supplier_id, line->product_id,
-								   snapshot, cid))
+	if (!inv_product_lock(w, line->supplier_id, line->product_id,
+						  snapshot, cid, true))
 	{
 		PopActiveSnapshot();
 		table_close(rel, NoLock);
@@ -2036,6 +2045,146 @@ inv_reservation_insert_once(const InvNewReservation *line, HeapTuple *tuple,
 	ExecResetTupleTable(estate->es_tupleTable, false);
 	FreeExecutorState(estate);
 	PopActiveSnapshot();
+	table_close(rel, NoLock);
+	return result;
+}
+
+/*
+ * inv_reservation_line_before_claim
+ *		Ready an order line of a product spread over several slots for its
+ *		slot claim: return 1 if the line has a reservation already (one
+ *		being inserted by another transaction is waited for first); else
+ *		lock the product FOR KEY SHARE, as inserting the reservation will,
+ *		and return 0.  Returns -1, having done nothing, when the tables are
+ *		not as this file knows them.
+ *
+ * Both happen before the claim, so that the order waits holding none of
+ * the product's slots: a retried line needs no slot (and would otherwise
+ * wait for its first attempt while holding one), and a change of the
+ * product's made-to-order flag locks the product row and then every slot,
+ * so an order must not take them the other way round.
+ */
+int
+inv_reservation_line_before_claim(int64 supplier_id, const char *order_ref,
+								  int64 product_id)
+{
+	InvWriter  *volatile writer = NULL;
+	int			result;
+
+	PG_TRY();
+	{
+		result = inv_reservation_line_before_claim_once(supplier_id,
+														order_ref,
+														product_id,
+														(InvWriter **) &writer);
+	}
+	PG_CATCH();
+	{
+		inv_writer_release(writer);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	inv_writer_release(writer);
+
+	return result;
+}
+
+/*
+ * inv_reservation_line_before_claim_once
+ *		Body of inv_reservation_line_before_claim, with the writer in
+ *		*writer once it has one (marked busy), so that the caller can let
+ *		it go.
+ */
+static pg_noinline int
+inv_reservation_line_before_claim_once(int64 supplier_id,
+									   const char *order_ref,
+									   int64 product_id, InvWriter **writer)
+{
+	InvWriter  *w;
+	Relation	rel;
+	Relation	key;
+	TupleTableSlot *slot;
+	Datum		order_ref_datum = CStringGetTextDatum(order_ref);
+	int			result = -1;
+
+	if (XactIsoLevel != XACT_READ_COMMITTED || XactReadOnly ||
+		IsInParallelMode() || RecoveryInProgress())
+		return -1;
+	w = inv_writer_open(INV_WRITER_RESERVATION, RowExclusiveLock, &rel);
+	if (w == NULL)
+		return -1;
+	*writer = w;
+	if (!w->usable || !OidIsValid(w->line_key) ||
+		pg_class_aclcheck(w->relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+	{
+		table_close(rel, NoLock);
+		return -1;
+	}
+
+	/* The order line's key, read dirty so as to see insertions in flight */
+	key = index_open(w->line_key, AccessShareLock);
+	slot = table_slot_create(rel, NULL);
+	for (;;)
+	{
+		SnapshotData dirty;
+		IndexScanDesc scan;
+		ScanKeyData keys[3];
+		TransactionId inserter = InvalidTransactionId;
+		uint32		token = 0;
+		ItemPointerData tid;
+		bool		found;
+
+		InitDirtySnapshot(dirty);
+		ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ,
+					Int64GetDatum(supplier_id));
+		ScanKeyEntryInitialize(&keys[1], 0, 2, BTEqualStrategyNumber,
+							   InvalidOid, key->rd_indcollation[1], F_TEXTEQ,
+							   order_ref_datum);
+		ScanKeyInit(&keys[2], 3, BTEqualStrategyNumber, F_INT8EQ,
+					Int64GetDatum(product_id));
+		scan = index_beginscan(rel, key, &dirty, 3, 0);
+		index_rescan(scan, keys, 3, NULL, 0);
+		found = index_getnext_slot(scan, ForwardScanDirection, slot);
+		if (found && TransactionIdIsValid(dirty.xmin))
+		{
+			inserter = dirty.xmin;
+			token = dirty.speculativeToken;
+			tid = slot->tts_tid;
+		}
+		index_endscan(scan);
+		ExecClearTuple(slot);
+		if (!found)
+		{
+			result = 0;
+			break;
+		}
+		if (!TransactionIdIsValid(inserter))
+		{
+			result = 1;
+			break;
+		}
+
+		/* Another transaction is inserting the line: wait for its outcome */
+		if (token != 0)
+			SpeculativeInsertionWait(inserter, token);
+		else
+			XactLockTableWait(inserter, rel, &tid, XLTW_InsertIndex);
+		CHECK_FOR_INTERRUPTS();
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(key, AccessShareLock);
+
+	/* A new line: the product, locked as the foreign key check locks it */
+	if (result == 0 && OidIsValid(w->product_relid))
+	{
+		CommandCounterIncrement();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		if (!inv_product_lock(w, supplier_id, product_id,
+							  GetActiveSnapshot(), GetCurrentCommandId(true),
+							  false))
+			result = -1;
+		PopActiveSnapshot();
+	}
 	table_close(rel, NoLock);
 	return result;
 }

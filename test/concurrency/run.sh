@@ -3,7 +3,7 @@
 # test/concurrency/run.sh
 #	Races between many sessions, driven by pgbench.
 #
-# Six checks, each in a database of its own:
+# Seven checks, each in a database of its own:
 #
 #   last_units  64 clients fight over one product's 1,000 units, reserving
 #               1-3 units at a time and then confirming or releasing; demand
@@ -38,15 +38,19 @@
 #               error, at READ COMMITTED, at REPEATABLE READ and through the
 #               order path's SQL statements: nothing of it may stay, and the
 #               session must be in a fresh transaction afterwards.
+#   flip        orders on a product spread over 8 slots while one client in
+#               32 switches it to or from made-to-order: no deadlock (the
+#               switch locks the product and then its slots, so an order
+#               locks the product before it takes a slot).
 #
 # Contract (test/run_all.sh): PGHOST, PGPORT and PGUSER point at a running
 # server where the extension is installed; print one line per check; exit 0
 # only if every check passed.  INV_CONC_CLIENTS, INV_CONC_JOBS,
 # INV_CONC_TRANSACTIONS, INV_CONC_ORDER_TRANSACTIONS,
-# INV_CONC_RETRY_TRANSACTIONS and INV_CONC_REBUILT_TRANSACTIONS override the
-# load (defaults 64 clients on 2 threads; 40 transactions per client in the
-# last-units race, 100 in the order run, 25 in the retry run, 100 in the
-# rebuilt run).
+# INV_CONC_RETRY_TRANSACTIONS, INV_CONC_REBUILT_TRANSACTIONS and
+# INV_CONC_FLIP_TRANSACTIONS override the load (defaults 64 clients on 2
+# threads; 40 transactions per client in the last-units race, 100 in the
+# order run, 25 in the retry run, 100 in the rebuilt and flip runs).
 
 set -u
 
@@ -58,6 +62,7 @@ transactions=${INV_CONC_TRANSACTIONS:-40}
 order_transactions=${INV_CONC_ORDER_TRANSACTIONS:-100}
 retry_transactions=${INV_CONC_RETRY_TRANSACTIONS:-25}
 rebuilt_transactions=${INV_CONC_REBUILT_TRANSACTIONS:-100}
+flip_transactions=${INV_CONC_FLIP_TRANSACTIONS:-100}
 pgbench_timeout=${INV_CONC_TIMEOUT:-300}
 
 # pgbench of the server's major version, whatever pg_config is first in PATH
@@ -560,11 +565,64 @@ check_atomic()
 	[ $ok -eq 1 ]
 }
 
+# ---------------------------------------------------------------------------
+# Check 7: orders on a product spread over slots while it changes between
+# stocked and made-to-order.
+# ---------------------------------------------------------------------------
+check_flip()
+{
+	local db=inv_conc_flip out row ok=1 reasons="" verify_rows flips
+
+	if ! conc_new_db "$db" ||
+		! out=$(conc_psql "$db" \
+			-c "INSERT INTO inventory.product (sku, name) VALUES ('FLIP-1', 'flip race')" \
+			-c "SELECT stock_level FROM inventory.inv_adjust('FLIP-1', 1000000, 'set')" \
+			-c "SELECT inventory.inv_set_slots('FLIP-1', 8)" 2>&1); then
+		echo "FAIL flip: setup failed"
+		echo "$out" | conc_diag
+		return 1
+	fi
+
+	conc_pgbench "$db" "$flip_transactions" "$here/flip_order.pgbench@31" \
+		-f "$here/flip_flip.pgbench@1"
+	flips=$(awk '/^SQL script [0-9]+: .*flip_flip\.pgbench/ { s = 1; next }
+		s && /^ - [0-9]+ transactions/ { print $2; exit }' \
+		"$workdir/$db.pgbench.log")
+	verify_rows=$(conc_psql "$db" -c "SELECT count(*) FROM inventory.inv_verify()" 2>&1)
+	if ! conc_all_numbers "$verify_rows" "${flips:-x}"; then
+		echo "FAIL flip: unexpected final state: $verify_rows, $flips flips"
+		return 1
+	fi
+
+	if ! conc_pgbench_clean; then
+		ok=0
+		reasons="$reasons pgbench-not-clean"
+		conc_pgbench_diag "$db"
+	fi
+	[ "$flips" -gt 0 ] || { ok=0; reasons="$reasons no-flips"; }
+	[ "$verify_rows" -eq 0 ] || { ok=0; reasons="$reasons inv_verify"; }
+
+	if [ $ok -eq 1 ]; then
+		printf 'PASS'
+	else
+		printf 'FAIL'
+	fi
+	printf ' flip: %s/%s transactions, %s failed (%s deadlocks), %s in %ss (%s tps), %s of them switching the product to or from made-to-order; inv_verify rows %s' \
+		"$bench_done" "$bench_expected" "$bench_failed" "$bench_deadlocks" \
+		"$clients clients" "$bench_secs" "$bench_tps" "$flips" "$verify_rows"
+	[ $ok -eq 1 ] || printf ' [%s ]' "$reasons"
+	printf '\n'
+
+	[ $ok -eq 1 ] && "$pgbin/dropdb" --if-exists "$db" >/dev/null 2>&1
+	[ $ok -eq 1 ]
+}
+
 check_last_units || failed=$((failed + 1))
 check_orders || failed=$((failed + 1))
 check_retries || failed=$((failed + 1))
 check_last_units 8 || failed=$((failed + 1))
 check_rebuilt || failed=$((failed + 1))
 check_atomic || failed=$((failed + 1))
+check_flip || failed=$((failed + 1))
 
 [ $failed -eq 0 ]
