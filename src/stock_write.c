@@ -181,21 +181,16 @@ static void inv_slot_writer_free(InvWriter *writer);
 static int	inv_stock_update_once(const InvStockUpdate *u, InvWriter **writer);
 static bool inv_product_reference(InvWriter *w, Oid constraint);
 static void inv_reservation_insert_prepare(InvWriter *w, Relation rel);
-static pg_noinline int inv_reservation_insert_once(
-												   const InvNewReservation *line,
-												   HeapTuple *tuple,
-												   TupleDesc *tupdesc,
+static int	inv_reservation_insert_once(const InvNewReservation *line,
+										HeapTuple *tuple, TupleDesc *tupdesc,
+										InvWriter **writer);
+static int	inv_reservation_line_before_claim_once(int64 supplier_id,
+												   const char *order_ref,
+												   int64 product_id,
 												   InvWriter **writer);
-static pg_noinline int inv_reservation_line_before_claim_once(
-															   int64 supplier_id,
-															   const char *order_ref,
-															   int64 product_id,
-															   InvWriter **writer);
-static pg_noinline int inv_stock_claim_slot_once(int64 supplier_id,
-												 int64 product_id,
-												 int nslots, int64 quantity,
-												 int rounds,
-												 InvWriter **writer);
+static int	inv_stock_claim_slot_once(int64 supplier_id, int64 product_id,
+									  int nslots, int64 quantity, int rounds,
+									  InvWriter **writer);
 
 /* The extension's trigger functions that this file may fire, per table */
 static const char *const inv_stock_triggers[] = {
