@@ -139,6 +139,7 @@ SELECT pg_temp.bulk(E'sku,quantity\nBULK-MTO,1\n');
 SELECT stock_level FROM inventory.inv_adjust('BULK-SPREAD', 30, 'set');
 SELECT inventory.inv_set_slots('BULK-SPREAD', 3);
 SELECT state FROM inventory.inv_reserve('BULK-SPREAD-ORDER', 'BULK-SPREAD', 4);
+SELECT max(ledger_id) AS before_spread_loads FROM inventory.ledger \gset
 SELECT pg_temp.bulk(E'sku,quantity\nBULK-SPREAD,3\n');
 SELECT pg_temp.bulk(E'sku,quantity\nBULK-SPREAD,25\n');
 SELECT stock_level, reserved, available FROM inventory.stock WHERE sku = 'BULK-SPREAD';
@@ -154,6 +155,13 @@ SELECT l.kind, l.stock_level_after - l.stock_level_before AS change,
 FROM inventory.ledger l JOIN inventory.product p USING (supplier_id, product_id)
 WHERE p.sku = 'BULK-SPREAD' AND l.kind IN ('set', 'adjust')
 ORDER BY l.ledger_id;
+-- The units the loads gathered into slot 0 moved as part of their batches
+SELECT count(*) > 0 AS gathered, count(*) FILTER (WHERE batch_id IS NULL)
+	   AS moves_outside_a_batch,
+	   sum(stock_level_after - stock_level_before) AS net
+FROM inventory.ledger l JOIN inventory.product p USING (supplier_id, product_id)
+WHERE p.sku = 'BULK-SPREAD' AND l.kind = 'rebalance'
+  AND l.ledger_id > :before_spread_loads;
 SELECT * FROM inventory.inv_verify();
 
 -- Files that are not CSV, or not UTF-8, or have no usable header, are

@@ -763,6 +763,32 @@ inv_bulk_apply_mode(int64 supplier_id, InvBulkChange *changes, int n,
 }
 
 /*
+ * inv_bulk_gather
+ *		Gather into slot 0 the free units of each of the given products
+ *		spread over several slots, the moves recorded as the given change's
+ *		(so that they carry the load's batch).
+ */
+static void
+inv_bulk_gather(int64 supplier_id, const int64 *products, uint64 nproducts,
+				const InvChange *change)
+{
+	const InvChange *outer_change = inv_swap_change(change);
+
+	PG_TRY();
+	{
+		uint64		i;
+
+		for (i = 0; i < nproducts; i++)
+			(void) inv_slots_gather(supplier_id, products[i]);
+	}
+	PG_FINALLY();
+	{
+		(void) inv_swap_change(outer_change);
+	}
+	PG_END_TRY();
+}
+
+/*
  * inv_bulk_apply
  *		Write the checked changes as one batch; return its id.
  *
@@ -802,19 +828,6 @@ inv_bulk_apply(int64 supplier_id, const char *source, const char *reason,
 	MemoryContext outer_cxt;
 	InvBulkChange *changes;
 
-	/*
-	 * A product spread over several slots first has its free units gathered
-	 * into slot 0, whose level can then take any change the check allowed;
-	 * the gather locks all its slots, in product order, until commit.
-	 */
-	inv_plan_run(&spread_products, NULL, NULL, false, 0);
-	nspread = SPI_processed;
-	spread = palloc(sizeof(int64) * Max(nspread, 1));
-	for (i = 0; i < nspread; i++)
-		spread[i] = inv_spi_int64(i, 1, &isnull);
-	for (i = 0; i < nspread; i++)
-		(void) inv_slots_gather(supplier_id, spread[i]);
-
 	/* The batch comes first: its id tags every ledger row */
 	args[0] = Int64GetDatum(supplier_id);
 	args[1] = CStringGetTextDatum(source);
@@ -825,6 +838,19 @@ inv_bulk_apply(int64 supplier_id, const char *source, const char *reason,
 	batch_id = inv_spi_int64(0, 1, &isnull);
 	change.batch_id = batch_id;
 	change.reason = reason;
+
+	/*
+	 * A product spread over several slots first has its free units gathered
+	 * into slot 0, whose level can then take any change the check allowed;
+	 * the gather locks all its slots, in product order, until commit.  Its
+	 * moves are the batch's too.
+	 */
+	inv_plan_run(&spread_products, NULL, NULL, false, 0);
+	nspread = SPI_processed;
+	spread = palloc(sizeof(int64) * Max(nspread, 1));
+	for (i = 0; i < nspread; i++)
+		spread[i] = inv_spi_int64(i, 1, &isnull);
+	inv_bulk_gather(supplier_id, spread, nspread, &change);
 
 	/* Apply the changing rows chunk by chunk, in the file's order */
 	portal = SPI_cursor_open_with_args(NULL,

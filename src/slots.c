@@ -337,8 +337,11 @@ inv_slots_move(int64 supplier_id, int64 product_id, InvSlotFree *slots,
 	if (moves == 0)
 		return;
 
+	/* Moves made for a bulk load carry its batch */
 	change.kind = "rebalance";
 	change.reason = "free stock moved between the product's slots";
+	if (inv_current_change() != NULL)
+		change.batch_id = inv_current_change()->batch_id;
 	args[0] = Int64GetDatum(supplier_id);
 	args[1] = Int64GetDatum(product_id);
 	args[2] = PointerGetDatum(construct_array(slot_elems, moves, INT2OID, 2,
