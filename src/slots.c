@@ -146,8 +146,8 @@ inv_slot_try(InvPlan *plan, Datum *args)
 		/*
 		 * A lock timeout, a deadlock or a cancel while waiting: end the
 		 * subtransaction before the error goes on, or the caller's own
-		 * savepoint would roll back only ours, and keep the rest of an
-		 * order that failed
+		 * savepoint would roll back only ours, and keep the rest of an order
+		 * that failed
 		 */
 		MemoryContextSwitchTo(context);
 		error = CopyErrorData();

@@ -1350,9 +1350,9 @@ inv_stock_claim_slot_once(int64 supplier_id, int64 product_id, int nslots,
 		cid = GetCurrentCommandId(true);
 
 		/*
-		 * The product's slots as of now, and those with the units.  The
-		 * first round looks at our own slot alone, which is usually free
-		 * when the product has about a slot per busy backend.
+		 * The product's slots as of now, and those with the units.  The first
+		 * round looks at our own slot alone, which is usually free when the
+		 * product has about a slot per busy backend.
 		 */
 		memset(candidate, 0, sizeof(candidate));
 		ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ,
@@ -1391,9 +1391,9 @@ inv_stock_claim_slot_once(int64 supplier_id, int64 product_id, int nslots,
 
 		/*
 		 * The first one free, from our own slot on.  Only the version read
-		 * above is locked, never a newer one: a lock taken is then on a
-		 * row known to have the units.  A row changed since is passed over
-		 * and read again in the next round.
+		 * above is locked, never a newer one: a lock taken is then on a row
+		 * known to have the units.  A row changed since is passed over and
+		 * read again in the next round.
 		 */
 		for (i = 0; i < nslots && result == INV_CLAIM_NONE; i++)
 		{
