@@ -981,6 +981,26 @@ inv_writer_release(InvWriter *w)
 }
 
 /*
+ * inv_writer_release_on_error
+ *		Let go of a writer whose user is failing: first empty its slots,
+ *		which may hold a pin on the page of a row it was waiting for.  The
+ *		pin is still ours here; once the transaction aborts it is dropped
+ *		behind the slot's back, and the next use of the slot would release
+ *		a pin the backend no longer holds.
+ */
+static void
+inv_writer_release_on_error(InvWriter *w)
+{
+	if (w == NULL)
+		return;
+	if (w->oldslot != NULL)
+		ExecClearTuple(w->oldslot);
+	if (w->newslot != NULL)
+		ExecClearTuple(w->newslot);
+	inv_writer_release(w);
+}
+
+/*
  * inv_stock_update
  *		Apply a change to one stock slot, as the given change for the
  *		ledger; return the number of rows changed (0 or 1), or -1 having
@@ -1004,12 +1024,15 @@ inv_stock_update(const InvStockUpdate *u, const InvChange *change)
 	{
 		result = inv_stock_update_once(u, (InvWriter **) &writer);
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
 		(void) inv_swap_change(outer_change);
-		inv_writer_release(writer);
+		inv_writer_release_on_error(writer);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	(void) inv_swap_change(outer_change);
+	inv_writer_release(writer);
 
 	return result;
 }
@@ -1280,7 +1303,7 @@ inv_stock_claim_slot(int64 supplier_id, int64 product_id, int nslots,
 	}
 	PG_CATCH();
 	{
-		inv_writer_release(writer);
+		inv_writer_release_on_error(writer);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
@@ -1642,7 +1665,7 @@ inv_reservation_lock(int64 supplier_id, int64 reservation_id,
 	}
 	PG_CATCH();
 	{
-		inv_writer_release(writer);
+		inv_writer_release_on_error(writer);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
@@ -1759,7 +1782,7 @@ inv_reservation_set_state(const InvHeldReservation *held, const char *state,
 	}
 	PG_CATCH();
 	{
-		inv_writer_release(writer);
+		inv_writer_release_on_error(writer);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
@@ -1860,7 +1883,7 @@ inv_reservation_insert(const InvNewReservation *line, HeapTuple *tuple,
 	}
 	PG_CATCH();
 	{
-		inv_writer_release(writer);
+		inv_writer_release_on_error(writer);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
@@ -2075,7 +2098,7 @@ inv_reservation_line_before_claim(int64 supplier_id, const char *order_ref,
 	}
 	PG_CATCH();
 	{
-		inv_writer_release(writer);
+		inv_writer_release_on_error(writer);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();

@@ -3,7 +3,7 @@
 # test/concurrency/run.sh
 #	Races between many sessions, driven by pgbench.
 #
-# Seven checks, each in a database of its own:
+# Eight checks, each in a database of its own:
 #
 #   last_units  64 clients fight over one product's 1,000 units, reserving
 #               1-3 units at a time and then confirming or releasing; demand
@@ -42,6 +42,9 @@
 #               32 switches it to or from made-to-order: no deadlock (the
 #               switch locks the product and then its slots, so an order
 #               locks the product before it takes a slot).
+#   timeout     an order and a confirmation that time out waiting for rows
+#               another session holds; the same session must then order and
+#               confirm as usual.
 #
 # Contract (test/run_all.sh): PGHOST, PGPORT and PGUSER point at a running
 # server where the extension is installed; print one line per check; exit 0
@@ -617,6 +620,54 @@ check_flip()
 	[ $ok -eq 1 ]
 }
 
+# ---------------------------------------------------------------------------
+# Check 8: a session whose order times out waiting for a row goes on working.
+# ---------------------------------------------------------------------------
+check_timeout()
+{
+	local db=inv_conc_timeout out held holder ok=1 reasons=""
+
+	if ! conc_new_db "$db" ||
+		! held=$(conc_psql "$db" \
+			-c "INSERT INTO inventory.product (sku, name) VALUES ('TIMEOUT-1', 'held'), ('TIMEOUT-2', 'free')" \
+			-c "SELECT stock_level FROM inventory.inv_adjust('TIMEOUT-1', 10, 'set')" \
+			-c "SELECT stock_level FROM inventory.inv_adjust('TIMEOUT-2', 10, 'set')" \
+			-c "SELECT reservation_id FROM inventory.inv_reserve('timeout-held', 'TIMEOUT-2', 1)" 2>&1 | tail -n 1); then
+		echo "FAIL timeout: setup failed"
+		echo "$held" | conc_diag
+		return 1
+	fi
+
+	# Another session holds TIMEOUT-1's stock row and the reservation
+	conc_psql "$db" -c "BEGIN" \
+		-c "SELECT 1 FROM inventory.stock_slot s JOIN inventory.product p USING (supplier_id, product_id) WHERE p.sku = 'TIMEOUT-1' FOR UPDATE OF s" \
+		-c "SELECT 1 FROM inventory.reservation WHERE reservation_id = $held FOR UPDATE" \
+		-c "SELECT pg_sleep(2)" -c "COMMIT" >/dev/null 2>&1 &
+	holder=$!
+	sleep 0.5
+	out=$("$PSQL" -X -q -A -t -v held="$held" -d "$db" \
+		-f "$here/timeout_session.sql" 2>&1)
+	wait "$holder"
+
+	[ "$(grep -c 'canceling statement due to statement timeout' <<<"$out")" -eq 2 ] ||
+		{ ok=0; reasons="$reasons no-timeouts"; }
+	grep -q '^after: 1$' <<<"$out" || { ok=0; reasons="$reasons order-after-failed"; }
+	grep -q '^after: confirmed$' <<<"$out" || { ok=0; reasons="$reasons confirm-after-failed"; }
+	[ $ok -eq 1 ] || echo "$out" | conc_diag
+
+	if [ $ok -eq 1 ]; then
+		printf 'PASS'
+	else
+		printf 'FAIL'
+	fi
+	printf ' timeout: an order and a confirmation time out waiting for rows another session holds; the same session then orders and confirms'
+	[ $ok -eq 1 ] || printf ' [%s ]' "$reasons"
+	printf '\n'
+
+	[ $ok -eq 1 ] && "$pgbin/dropdb" --if-exists "$db" >/dev/null 2>&1
+	[ $ok -eq 1 ]
+}
+
 check_last_units || failed=$((failed + 1))
 check_orders || failed=$((failed + 1))
 check_retries || failed=$((failed + 1))
@@ -624,5 +675,6 @@ check_last_units 8 || failed=$((failed + 1))
 check_rebuilt || failed=$((failed + 1))
 check_atomic || failed=$((failed + 1))
 check_flip || failed=$((failed + 1))
+check_timeout || failed=$((failed + 1))
 
 [ $failed -eq 0 ]
