@@ -809,6 +809,13 @@ inv_bulk_apply(int64 supplier_id, const char *source, const char *reason,
 		"changed, unchanged) VALUES ($1, $2, $3, $4, $5) RETURNING batch_id",
 		5, {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID}, NULL
 	};
+	static InvPlan spread_since = {
+		"SELECT pg_catalog.count(*) FROM inventory.stock_slot s "
+		"JOIN pg_temp.inv_bulk_check c ON c.product_id = s.product_id "
+		"WHERE s.supplier_id = $1 AND s.slot > 0 "
+		"AND c.nslots = 1 AND c.new_level <> c.level",
+		1, {INT8OID}, NULL
+	};
 	static InvPlan spread_products = {
 		"SELECT c.product_id FROM pg_temp.inv_bulk_check c "
 		"WHERE c.nslots > 1 AND c.new_level <> c.level "
@@ -913,6 +920,21 @@ inv_bulk_apply(int64 supplier_id, const char *source, const char *reason,
 				 errmsg("stock changed while the stock file was being applied"),
 				 errdetail("The check found " INT64_FORMAT " products to change, but " UINT64_FORMAT " were changed.",
 						   changed, done),
+				 errhint("Load the file again.")));
+
+	/*
+	 * A product found on one slot was changed there alone.  If it was
+	 * spread over several meanwhile (inv_set_slots locks slot 0 first, so
+	 * this statement, newer than our update of slot 0, sees it), the other
+	 * slots now hold units the file did not count.
+	 */
+	args[0] = Int64GetDatum(supplier_id);
+	inv_plan_run(&spread_since, args, NULL, false, 0);
+	if (inv_spi_int64(0, 1, &isnull) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INV_BULK_CONCURRENT_CHANGE),
+				 errmsg("stock changed while the stock file was being applied"),
+				 errdetail("A product the file changes was spread over several stock slots meanwhile."),
 				 errhint("Load the file again.")));
 	return batch_id;
 }

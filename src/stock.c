@@ -119,7 +119,12 @@ inv_adjust(PG_FUNCTION_ARGS)
 	supplier_id = inv_get_supplier_id();
 	product_id = inv_resolve_product_slots(supplier_id, fcinfo, 0, &nslots);
 
-	/* Lock the stock row, all of them if several: orders queue here */
+	/*
+	 * Lock the stock row, all of them if several: orders queue here.  A
+	 * product spread over several slots while we waited for slot 0 (which
+	 * inv_set_slots locks first) is gathered then, so that the level set
+	 * is the product's and not slot 0's alone.
+	 */
 	if (nslots > 1)
 		(void) inv_slots_gather(supplier_id, product_id);
 	args[0] = Int64GetDatum(supplier_id);
@@ -127,6 +132,14 @@ inv_adjust(PG_FUNCTION_ARGS)
 	inv_plan_run(&lock_slot, args, NULL, false, 0);
 	if (SPI_processed != 1)
 		inv_report_missing_slot(product_id);
+	if (nslots == 1 && inv_product_slots(supplier_id, product_id) > 1)
+	{
+		nslots = inv_product_slots(supplier_id, product_id);
+		(void) inv_slots_gather(supplier_id, product_id);
+		inv_plan_run(&lock_slot, args, NULL, false, 0);
+		if (SPI_processed != 1)
+			inv_report_missing_slot(product_id);
+	}
 	level_before = inv_spi_int64(0, 1, &isnull);
 	reserved = inv_spi_int64(0, 2, &isnull);
 	committed = inv_spi_int64(0, 3, &isnull);
