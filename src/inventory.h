@@ -201,6 +201,8 @@ typedef struct InvNewReservation
 	double		timeout;		/* seconds from the statement's start */
 	const char *lock_token;		/* or NULL */
 	int64		lock_fence;		/* 0 for none */
+	bool		stocked_product_locked; /* a stocked product, locked FOR
+										 * KEY SHARE already */
 } InvNewReservation;
 
 extern int	inv_reservation_insert(const InvNewReservation *line,

@@ -533,6 +533,7 @@ inv_reserve_line(int64 supplier_id, const char *order_ref, int64 product_id,
 	InvStockUpdate update = {0};
 	InvNewReservation line;
 	char		token[INV_LOCK_TOKEN_LEN];
+	int			before_claim = -1;
 	int			inserted;
 	int64		fence = 0;
 	int64		from_fence = 0;
@@ -564,8 +565,10 @@ inv_reserve_line(int64 supplier_id, const char *order_ref, int64 product_id,
 		 */
 		if (nslots > 1)
 		{
-			if (inv_reservation_line_before_claim(supplier_id, order_ref,
-												  product_id) == 1)
+			before_claim = inv_reservation_line_before_claim(supplier_id,
+															 order_ref,
+															 product_id);
+			if (before_claim == 1)
 			{
 				reservation = inv_existing_line(supplier_id, order_ref,
 												product_id, quantity,
@@ -604,6 +607,7 @@ inv_reserve_line(int64 supplier_id, const char *order_ref, int64 product_id,
 	line.timeout = (double) inv_reservation_timeout;
 	line.lock_token = keep_token ? token : NULL;
 	line.lock_fence = fence;
+	line.stocked_product_locked = before_claim == 0;
 	inserted = inv_reservation_insert(&line, &reservation, tupdesc);
 	if (inserted < 0)
 	{

@@ -1796,15 +1796,16 @@ inv_reservation_set_state(const InvHeldReservation *held, const char *state,
  *		Find a product and lock it as the foreign key check of a new
  *		reservation would (FOR KEY SHARE, so that it cannot be deleted or
  *		have its key changed before we commit); true if it is there and
- *		locked, and, with stocked_only, not made to order.
+ *		locked, with whether it is made to order in *made_to_order.
  *
- * False leaves the reservation to the INSERT, which reads a made-to-order
- * product's lead time and reports a missing product as the foreign key
- * does; a lock taken here is then merely taken twice.
+ * False leaves the reservation to the INSERT, which reports a missing
+ * product as the foreign key does; so does a made-to-order product, whose
+ * lead time the INSERT reads.  A lock taken here is then merely taken
+ * twice.
  */
 static bool
 inv_product_lock(InvWriter *w, int64 supplier_id, int64 product_id,
-				 Snapshot snapshot, CommandId cid, bool stocked_only)
+				 Snapshot snapshot, CommandId cid, bool *made_to_order)
 {
 	Relation	product;
 	Relation	key;
@@ -1812,7 +1813,7 @@ inv_product_lock(InvWriter *w, int64 supplier_id, int64 product_id,
 	IndexScanDesc scan;
 	ScanKeyData keys[2];
 	TM_FailureData tmfd;
-	bool		isnull;
+	bool		isnull = true;
 	bool		ok = false;
 
 	product = table_open(w->product_relid, RowShareLock);
@@ -1824,21 +1825,19 @@ inv_product_lock(InvWriter *w, int64 supplier_id, int64 product_id,
 				Int64GetDatum(product_id));
 	scan = index_beginscan(product, key, snapshot, 2, 0);
 	index_rescan(scan, keys, 2, NULL, 0);
-	if (index_getnext_slot(scan, ForwardScanDirection, slot) &&
-		(!stocked_only ||
-		 (!DatumGetBool(slot_getattr(slot, w->product_att_mto, &isnull)) &&
-		  !isnull)))
+	if (index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
 		ItemPointerData tid = slot->tts_tid;
 
 		ok = table_tuple_lock(product, &tid, snapshot, slot, cid,
 							  LockTupleKeyShare, LockWaitBlock,
 							  TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
-							  &tmfd) == TM_Ok &&
-			(!stocked_only ||
-			 (!DatumGetBool(slot_getattr(slot, w->product_att_mto,
-										 &isnull)) &&
-			  !isnull));
+							  &tmfd) == TM_Ok;
+		if (ok)
+			*made_to_order = DatumGetBool(slot_getattr(slot,
+													   w->product_att_mto,
+													   &isnull));
+		ok = ok && !isnull;
 	}
 	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
@@ -1909,6 +1908,7 @@ inv_reservation_insert_once(const InvNewReservation *line, HeapTuple *tuple,
 	Datum	   *values;
 	bool	   *nulls;
 	TimestampTz expires_at;
+	bool		made_to_order;
 	EState	   *estate;
 	ResultRelInfo *result_rel;
 	TupleTableSlot *slot;
@@ -1957,9 +1957,11 @@ inv_reservation_insert_once(const InvNewReservation *line, HeapTuple *tuple,
 	snapshot = GetActiveSnapshot();
 	cid = GetCurrentCommandId(true);
 
-	/* The product, locked for the foreign key */
-	if (!inv_product_lock(w, line->supplier_id, line->product_id,
-						  snapshot, cid, true))
+	/* The product, locked for the foreign key unless the caller has */
+	if (!line->stocked_product_locked &&
+		(!inv_product_lock(w, line->supplier_id, line->product_id,
+						   snapshot, cid, &made_to_order) ||
+		 made_to_order))
 	{
 		PopActiveSnapshot();
 		table_close(rel, NoLock);
@@ -2073,8 +2075,9 @@ inv_reservation_insert_once(const InvNewReservation *line, HeapTuple *tuple,
  *		slot claim: return 1 if the line has a reservation already (one
  *		being inserted by another transaction is waited for first); else
  *		lock the product FOR KEY SHARE, as inserting the reservation will,
- *		and return 0.  Returns -1, having done nothing, when the tables are
- *		not as this file knows them.
+ *		and return 0, or 2 if the product is made to order or could not be
+ *		locked here (the INSERT then locks it).  Returns -1, having done
+ *		nothing, when the tables are not as this file knows them.
  *
  * Both happen before the claim, so that the order waits holding none of
  * the product's slots: a retried line needs no slot (and would otherwise
@@ -2193,14 +2196,18 @@ inv_reservation_line_before_claim_once(int64 supplier_id,
 	index_close(key, AccessShareLock);
 
 	/* A new line: the product, locked as the foreign key check locks it */
-	if (result == 0 && OidIsValid(w->product_relid))
+	if (result == 0)
 	{
+		bool		made_to_order;
+
 		CommandCounterIncrement();
 		PushActiveSnapshot(GetTransactionSnapshot());
-		if (!inv_product_lock(w, supplier_id, product_id,
+		if (!OidIsValid(w->product_relid) ||
+			!inv_product_lock(w, supplier_id, product_id,
 							  GetActiveSnapshot(), GetCurrentCommandId(true),
-							  false))
-			result = -1;
+							  &made_to_order) ||
+			made_to_order)
+			result = 2;
 		PopActiveSnapshot();
 	}
 	table_close(rel, NoLock);
