@@ -45,11 +45,11 @@
 #include "postgres.h"
 
 #include "access/genam.h"
-#include "access/tupconvert.h"
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/tupconvert.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_am.h"
@@ -583,21 +583,10 @@ inv_reserve_line(int64 supplier_id, const char *order_ref, int64 product_id,
 
 	/*
 	 * Claim the order line.  If the same line is being reserved by another
-	 * transaction, the unique index makes us wait for its outcome.
+	 * transaction, the unique index makes us wait for its outcome.  The
+	 * row goes straight into the table, or by the INSERT where it cannot.
 	 */
-	args[0] = Int64GetDatum(supplier_id);
-	args[1] = CStringGetTextDatum(order_ref);
-	args[2] = Int64GetDatum(product_id);
-	args[3] = retailer_id ? CStringGetTextDatum(retailer_id) : (Datum) 0;
-	nulls[3] = retailer_id ? ' ' : 'n';
-	args[4] = Int64GetDatum(quantity);
-	args[5] = Float8GetDatum((double) inv_reservation_timeout);
 	keep_token = token[0] != '\0' && inv_order_lock_scope() == INV_SCOPE_ORDER;
-	args[6] = keep_token ? CStringGetTextDatum(token) : (Datum) 0;
-	nulls[6] = keep_token ? ' ' : 'n';
-	args[7] = Int64GetDatum(fence);
-	nulls[7] = fence > 0 ? ' ' : 'n';
-	args[8] = Int16GetDatum(slot);
 	line.supplier_id = supplier_id;
 	line.order_ref = order_ref;
 	line.product_id = product_id;
@@ -611,6 +600,18 @@ inv_reserve_line(int64 supplier_id, const char *order_ref, int64 product_id,
 	inserted = inv_reservation_insert(&line, &reservation, tupdesc);
 	if (inserted < 0)
 	{
+		args[0] = Int64GetDatum(supplier_id);
+		args[1] = CStringGetTextDatum(order_ref);
+		args[2] = Int64GetDatum(product_id);
+		args[3] = retailer_id ? CStringGetTextDatum(retailer_id) : (Datum) 0;
+		nulls[3] = retailer_id ? ' ' : 'n';
+		args[4] = Int64GetDatum(quantity);
+		args[5] = Float8GetDatum(line.timeout);
+		args[6] = keep_token ? CStringGetTextDatum(token) : (Datum) 0;
+		nulls[6] = keep_token ? ' ' : 'n';
+		args[7] = Int64GetDatum(fence);
+		nulls[7] = fence > 0 ? ' ' : 'n';
+		args[8] = Int16GetDatum(slot);
 		inv_plan_run(&insert_reservation, args, nulls, false, 0);
 		inserted = (int) SPI_processed;
 		if (inserted > 0)

@@ -132,13 +132,16 @@ inv_adjust(PG_FUNCTION_ARGS)
 	inv_plan_run(&lock_slot, args, NULL, false, 0);
 	if (SPI_processed != 1)
 		inv_report_missing_slot(product_id);
-	if (nslots == 1 && inv_product_slots(supplier_id, product_id) > 1)
+	if (nslots == 1)
 	{
 		nslots = inv_product_slots(supplier_id, product_id);
-		(void) inv_slots_gather(supplier_id, product_id);
-		inv_plan_run(&lock_slot, args, NULL, false, 0);
-		if (SPI_processed != 1)
-			inv_report_missing_slot(product_id);
+		if (nslots > 1)
+		{
+			(void) inv_slots_gather(supplier_id, product_id);
+			inv_plan_run(&lock_slot, args, NULL, false, 0);
+			if (SPI_processed != 1)
+				inv_report_missing_slot(product_id);
+		}
 	}
 	level_before = inv_spi_int64(0, 1, &isnull);
 	reserved = inv_spi_int64(0, 2, &isnull);

@@ -920,6 +920,19 @@ inv_apply_update(InvWriter *w, const InvStockUpdate *u, Datum *values,
 }
 
 /*
+ * inv_direct_writes_allowed
+ *		Whether the transaction is one where a direct write behaves exactly
+ *		as its statement would: READ COMMITTED, read-write, not parallel,
+ *		not in recovery.
+ */
+static bool
+inv_direct_writes_allowed(void)
+{
+	return XactIsoLevel == XACT_READ_COMMITTED && !XactReadOnly &&
+		!IsInParallelMode() && !RecoveryInProgress();
+}
+
+/*
  * inv_writer_open
  *		Open one of the tables with the given lock, and its writer (built if
  *		need be); return the writer, marked busy, with the relation in
@@ -1059,8 +1072,7 @@ inv_stock_update_once(const InvStockUpdate *u, InvWriter **writer)
 	int			i;
 
 	/* Only where the UPDATE would behave exactly as this does */
-	if (XactIsoLevel != XACT_READ_COMMITTED || XactReadOnly ||
-		IsInParallelMode() || RecoveryInProgress())
+	if (!inv_direct_writes_allowed())
 		return -1;
 
 	/* The table, and what we know of it */
@@ -1332,8 +1344,7 @@ inv_stock_claim_slot_once(int64 supplier_id, int64 product_id, int nslots,
 	int			result = INV_CLAIM_STATEMENT;
 
 	/* Only where the locking SELECT would behave exactly as this does */
-	if (XactIsoLevel != XACT_READ_COMMITTED || XactReadOnly ||
-		IsInParallelMode() || RecoveryInProgress() ||
+	if (!inv_direct_writes_allowed() ||
 		nslots < 1 || nslots > INV_MAX_SLOTS)
 		return INV_CLAIM_STATEMENT;
 
@@ -1550,8 +1561,7 @@ inv_reservation_lock_once(int64 supplier_id, int64 reservation_id,
 	bool	   *nulls;
 	int			result = -1;
 
-	if (XactIsoLevel != XACT_READ_COMMITTED || XactReadOnly ||
-		IsInParallelMode() || RecoveryInProgress())
+	if (!inv_direct_writes_allowed())
 		return -1;
 	w = inv_writer_open(INV_WRITER_RESERVATION, RowShareLock, &rel);
 	if (w == NULL)
@@ -1698,8 +1708,7 @@ inv_reservation_set_state_once(const InvHeldReservation *held,
 	int			result = -1;
 	int			i;
 
-	if (XactIsoLevel != XACT_READ_COMMITTED || XactReadOnly ||
-		IsInParallelMode() || RecoveryInProgress())
+	if (!inv_direct_writes_allowed())
 		return -1;
 	w = inv_writer_open(INV_WRITER_RESERVATION, RowExclusiveLock, &rel);
 	if (w == NULL)
@@ -1918,8 +1927,7 @@ inv_reservation_insert_once(const InvNewReservation *line, HeapTuple *tuple,
 	int			i;
 
 	/* Only where the statement would behave exactly as this does */
-	if (XactIsoLevel != XACT_READ_COMMITTED || XactReadOnly ||
-		IsInParallelMode() || RecoveryInProgress())
+	if (!inv_direct_writes_allowed())
 		return -1;
 
 	w = inv_writer_open(INV_WRITER_RESERVATION, RowExclusiveLock, &rel);
@@ -2128,8 +2136,7 @@ inv_reservation_line_before_claim_once(int64 supplier_id,
 	Datum		order_ref_datum = CStringGetTextDatum(order_ref);
 	int			result = -1;
 
-	if (XactIsoLevel != XACT_READ_COMMITTED || XactReadOnly ||
-		IsInParallelMode() || RecoveryInProgress())
+	if (!inv_direct_writes_allowed())
 		return -1;
 	w = inv_writer_open(INV_WRITER_RESERVATION, RowExclusiveLock, &rel);
 	if (w == NULL)
