@@ -223,3 +223,20 @@ FROM inventory.inv_reserve_order('sw-41', ARRAY[:sw3, :sw2]::bigint[],
 								 ARRAY[1, 1]::bigint[]);
 ALTER TABLE inventory.reservation DROP COLUMN sw_after;
 SELECT count(*) AS discrepancies FROM inventory.inv_verify();
+
+-- The ledger's writer keeps its owner's rights on the order path: with an
+-- owner that may not write the ledger, an order fails and leaves nothing
+SELECT r.rolname AS ledger_owner FROM pg_proc p JOIN pg_roles r ON r.oid = p.proowner
+WHERE p.oid = 'inventory.inv_ledger_record()'::regprocedure \gset
+CREATE ROLE sw_no_ledger;
+ALTER FUNCTION inventory.inv_ledger_record() OWNER TO sw_no_ledger;
+\set VERBOSITY terse
+SELECT quantity FROM inventory.inv_reserve('sw-50', :sw3, 1);
+\set VERBOSITY default
+SELECT count(*) AS lines FROM inventory.reservation WHERE order_ref = 'sw-50';
+ALTER FUNCTION inventory.inv_ledger_record() OWNER TO :"ledger_owner";
+DROP ROLE sw_no_ledger;
+SELECT quantity FROM inventory.inv_reserve('sw-50', :sw3, 1);
+SELECT kind, db_user = current_user AS by_caller, order_ref
+FROM inventory.ledger WHERE order_ref = 'sw-50';
+SELECT count(*) AS discrepancies FROM inventory.inv_verify();

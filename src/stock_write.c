@@ -25,8 +25,11 @@
  *	  (relation cache callback) or a function does (system cache callback);
  *	- index entries are added when the update is not HOT;
  *	- the AFTER ROW UPDATE triggers are fired, in name order, through the
- *	  function manager (the ledger and the low-stock check); the foreign key
- *	  check needs no firing, as the order path never changes the key;
+ *	  function manager (the ledger and the low-stock check), the
+ *	  extension's own C functions without their SECURITY DEFINER wrapper
+ *	  when the caller already runs as their owner with their search_path;
+ *	  the foreign key check needs no firing, as the order path never
+ *	  changes the key;
  *	- the caller's SELECT and UPDATE rights on the table are checked, as is
  *	  the replica identity a publication needs;
  *	- a new reservation takes its table's defaults (the identity's sequence
@@ -81,7 +84,10 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_index.h"
+#include "catalog/pg_language.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_trigger.h"
+#include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "common/int.h"
 #include "common/pg_prng.h"
@@ -92,6 +98,7 @@
 #include "pgstat.h"
 #include "storage/backendid.h"
 #include "storage/lmgr.h"
+#include "storage/proc.h"
 #include "rewrite/rewriteHandler.h"
 #include "utils/acl.h"
 #include "utils/array.h"
@@ -115,6 +122,21 @@ typedef enum InvWriterKind
 	INV_WRITER_RESERVATION,		/* inventory.reservation */
 	INV_WRITER_KINDS
 } InvWriterKind;
+
+/*
+ * One of the extension's C trigger functions, called without the wrapper
+ * the function manager puts around a SECURITY DEFINER function or one with
+ * a SET clause: valid when fn.fn_addr is set, and usable only while the
+ * caller already runs as owner (if the function is SECURITY DEFINER) with
+ * search_path set to path (if it sets one), so that the wrapper would
+ * change nothing but cost a GUC nesting level per row.
+ */
+typedef struct InvTriggerBody
+{
+	FmgrInfo	fn;
+	Oid			owner;			/* InvalidOid: runs as its caller */
+	char	   *path;			/* NULL: keeps its caller's */
+} InvTriggerBody;
 
 /*
  * What this backend knows about one of those tables, built on first use
@@ -168,18 +190,38 @@ typedef struct InvWriter
 	TriggerDesc *trigdesc;		/* a copy of the table's, or NULL */
 	int			ntriggers;		/* rel->trigdesc->numtriggers when built */
 	FmgrInfo   *trig_fn;		/* per trigger, for those this file fires */
+	InvTriggerBody *trig_body;	/* and how to call it unwrapped */
 	TupleTableSlot *oldslot;
 	TupleTableSlot *newslot;
 	ExprContext *econtext;
 } InvWriter;
 
 static InvWriter *inv_writers[INV_WRITER_KINDS];
+
+/*
+ * Where inv_stock_slot_count last found slot 0 of a product that has no
+ * other, in this transaction.  A reserve counts the slots, inserts its
+ * reservation and then updates that very row: the update starts from this
+ * version, if it is still the one its snapshot sees, instead of descending
+ * the key again.  Used once.  The count keeps the table locked until the
+ * transaction ends, so that VACUUM cannot truncate the block away.
+ */
+static struct
+{
+	LocalTransactionId lxid;
+	int64		supplier_id;
+	int64		product_id;
+	ItemPointerData tid;
+} inv_slot0_seen;
+
 static bool inv_slot_writer_callbacks = false;
 static uint64 inv_slot_writer_resets = 0;	/* invalidations seen */
 
 static void inv_slot_writer_free(InvWriter *writer);
 static int	inv_stock_update_once(const InvStockUpdate *u, InvWriter **writer);
 static bool inv_product_reference(InvWriter *w, Oid constraint);
+static void inv_trigger_body_prepare(FmgrInfo *fn, InvTriggerBody *body,
+									 MemoryContext cxt);
 static void inv_reservation_insert_prepare(InvWriter *w, Relation rel);
 static int	inv_reservation_insert_once(const InvNewReservation *line,
 										HeapTuple *tuple, TupleDesc *tupdesc,
@@ -660,6 +702,7 @@ inv_slot_writer_build(Relation rel, InvWriterKind kind)
 			goto unusable;
 		w->ntriggers = trigdesc->numtriggers;
 		w->trig_fn = palloc0(sizeof(FmgrInfo) * Max(w->ntriggers, 1));
+		w->trig_body = palloc0(sizeof(InvTriggerBody) * Max(w->ntriggers, 1));
 		for (i = 0; i < trigdesc->numtriggers; i++)
 		{
 			Trigger    *trigger = &trigdesc->triggers[i];
@@ -672,7 +715,11 @@ inv_slot_writer_build(Relation rel, InvWriterKind kind)
 								   inv_reservation_triggers))
 				goto unusable;
 			if (trigger->tgfoid != F_RI_FKEY_CHECK_UPD)
+			{
 				fmgr_info_cxt(trigger->tgfoid, &w->trig_fn[i], cxt);
+				inv_trigger_body_prepare(&w->trig_fn[i], &w->trig_body[i],
+										 cxt);
+			}
 		}
 	}
 
@@ -711,6 +758,93 @@ inv_trigger_enabled(Trigger *trigger)
 }
 
 /*
+ * inv_trigger_body_prepare
+ *		Fill *body for the trigger function fn, if it is a C function whose
+ *		only wrapping is SECURITY DEFINER and a SET search_path.
+ */
+static void
+inv_trigger_body_prepare(FmgrInfo *fn, InvTriggerBody *body,
+						 MemoryContext cxt)
+{
+	HeapTuple	proctup;
+	Form_pg_proc proc;
+	Datum		datum;
+	bool		isnull;
+	char	   *probin;
+	char	   *prosrc;
+
+	memset(body, 0, sizeof(InvTriggerBody));
+	if (FmgrHookIsNeeded(fn->fn_oid))
+		return;
+	proctup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn->fn_oid));
+	if (!HeapTupleIsValid(proctup))
+		return;
+	proc = (Form_pg_proc) GETSTRUCT(proctup);
+	if (proc->prolang != ClanguageId)
+		goto done;
+
+	/* Settings: none, or search_path alone */
+	datum = SysCacheGetAttr(PROCOID, proctup, Anum_pg_proc_proconfig,
+							&isnull);
+	if (!isnull)
+	{
+		Datum	   *settings;
+		int			nsettings;
+		char	   *setting;
+
+		deconstruct_array(DatumGetArrayTypeP(datum), TEXTOID, -1, false,
+						  TYPALIGN_INT, &settings, NULL, &nsettings);
+		if (nsettings != 1)
+			goto done;
+		setting = TextDatumGetCString(settings[0]);
+		if (strncmp(setting, "search_path=", strlen("search_path=")) != 0)
+			goto done;
+		body->path = MemoryContextStrdup(cxt,
+										 setting + strlen("search_path="));
+	}
+	else if (!proc->prosecdef)
+		goto done;				/* no wrapper to leave out */
+	body->owner = proc->prosecdef ? proc->proowner : InvalidOid;
+
+	/* The function itself, as the wrapper would find it */
+	datum = SysCacheGetAttr(PROCOID, proctup, Anum_pg_proc_probin, &isnull);
+	if (isnull)
+		goto done;
+	probin = TextDatumGetCString(datum);
+	datum = SysCacheGetAttr(PROCOID, proctup, Anum_pg_proc_prosrc, &isnull);
+	if (isnull)
+		goto done;
+	prosrc = TextDatumGetCString(datum);
+	body->fn = *fn;
+	body->fn.fn_addr = load_external_function(probin, prosrc, false, NULL);
+	body->fn.fn_extra = NULL;
+	body->fn.fn_stats = TRACK_FUNC_PL;	/* as for any C function */
+
+done:
+	if (body->fn.fn_addr == NULL)
+		body->path = NULL;
+	ReleaseSysCache(proctup);
+}
+
+/*
+ * inv_trigger_body_usable
+ *		Whether calling body directly is the same as calling its function
+ *		through the wrapper: the current user is the one it would switch to
+ *		and search_path is already the one it would set.
+ */
+static inline bool
+inv_trigger_body_usable(InvTriggerBody *body)
+{
+	if (body->fn.fn_addr == NULL)
+		return false;
+	if (OidIsValid(body->owner) && GetUserId() != body->owner)
+		return false;
+	return body->path == NULL ||
+		(namespace_search_path != NULL &&
+		 strcmp(namespace_search_path, body->path) == 0);
+}
+
+/*
  * inv_fire_after_update
  *		Fire the table's AFTER ROW UPDATE triggers for one updated row.
  */
@@ -741,8 +875,10 @@ inv_fire_after_update(InvWriter *w, Relation rel, HeapTuple oldtuple,
 		trigdata.tg_trigtuple = oldtuple;
 		trigdata.tg_newtuple = newtuple;
 		trigdata.tg_trigger = trigger;
-		InitFunctionCallInfoData(*fcinfo, &w->trig_fn[i], 0, InvalidOid,
-								 (Node *) &trigdata, NULL);
+		InitFunctionCallInfoData(*fcinfo,
+								 inv_trigger_body_usable(&w->trig_body[i]) ?
+								 &w->trig_body[i].fn : &w->trig_fn[i],
+								 0, InvalidOid, (Node *) &trigdata, NULL);
 		pgstat_init_function_usage(fcinfo, &fcusage);
 		(void) FunctionCallInvoke(fcinfo);
 		pgstat_end_function_usage(&fcusage, true);
@@ -1051,6 +1187,40 @@ inv_stock_update(const InvStockUpdate *u, const InvChange *change)
 }
 
 /*
+ * inv_slot0_refetch
+ *		Load into w->oldslot the version of slot 0 that inv_stock_slot_count
+ *		saw in this transaction, if u is its update and that version is
+ *		still the one snapshot sees: the row the key would lead to.
+ */
+static bool
+inv_slot0_refetch(InvWriter *w, Relation rel, const InvStockUpdate *u,
+				  Snapshot snapshot)
+{
+	ItemPointerData tid = inv_slot0_seen.tid;
+	bool		isnull;
+
+	if (u->slot != 0 || !ItemPointerIsValid(&tid) ||
+		inv_slot0_seen.lxid != MyProc->lxid ||
+		inv_slot0_seen.supplier_id != u->supplier_id ||
+		inv_slot0_seen.product_id != u->product_id)
+		return false;
+	ItemPointerSetInvalid(&inv_slot0_seen.tid);
+
+	/* Visible, and still that row (the slot may have been reused) */
+	if (!table_tuple_fetch_row_version(rel, &tid, snapshot, w->oldslot))
+		return false;
+	if (DatumGetInt64(slot_getattr(w->oldslot, w->att_supplier, &isnull)) ==
+		u->supplier_id && !isnull &&
+		DatumGetInt64(slot_getattr(w->oldslot, w->att_product, &isnull)) ==
+		u->product_id && !isnull &&
+		DatumGetInt16(slot_getattr(w->oldslot, w->att_slot, &isnull)) == 0 &&
+		!isnull)
+		return true;
+	ExecClearTuple(w->oldslot);
+	return false;
+}
+
+/*
  * inv_stock_update_once
  *		Body of inv_stock_update, with the writer in *writer once it has
  *		one (marked busy), so that the caller can let it go.
@@ -1103,19 +1273,23 @@ inv_stock_update_once(const InvStockUpdate *u, InvWriter **writer)
 	snapshot = GetActiveSnapshot();
 	cid = GetCurrentCommandId(true);
 
-	/* Find the row through the key */
-	pkey = index_open(w->pkey, RowExclusiveLock);
-	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ,
-				Int64GetDatum(u->supplier_id));
-	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ,
-				Int64GetDatum(u->product_id));
-	ScanKeyInit(&keys[2], 3, BTEqualStrategyNumber, F_INT2EQ,
-				Int16GetDatum(u->slot));
-	scan = index_beginscan(rel, pkey, snapshot, 3, 0);
-	index_rescan(scan, keys, 3, NULL, 0);
-	found = index_getnext_slot(scan, ForwardScanDirection, w->oldslot);
-	index_endscan(scan);
-	index_close(pkey, NoLock);
+	/* Find the row: where the count just saw it, or through the key */
+	found = inv_slot0_refetch(w, rel, u, snapshot);
+	if (!found)
+	{
+		pkey = index_open(w->pkey, RowExclusiveLock);
+		ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ,
+					Int64GetDatum(u->supplier_id));
+		ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ,
+					Int64GetDatum(u->product_id));
+		ScanKeyInit(&keys[2], 3, BTEqualStrategyNumber, F_INT2EQ,
+					Int16GetDatum(u->slot));
+		scan = index_beginscan(rel, pkey, snapshot, 3, 0);
+		index_rescan(scan, keys, 3, NULL, 0);
+		found = index_getnext_slot(scan, ForwardScanDirection, w->oldslot);
+		index_endscan(scan);
+		index_close(pkey, NoLock);
+	}
 
 	/* Update it; one that a concurrent transaction updated first, again */
 	result = 0;
@@ -1472,7 +1646,8 @@ inv_stock_claim_slot_once(int64 supplier_id, int64 product_id, int nslots,
  *		if none), read from the end of the table's key with a snapshot
  *		taken now, as a new statement would; -1 if the caller must run its
  *		SELECT instead (the table is not as this file knows it, or the
- *		caller may not read it).
+ *		caller may not read it).  The table stays locked, as by a SELECT,
+ *		until the transaction ends.
  */
 int
 inv_stock_slot_count(int64 supplier_id, int64 product_id)
@@ -1502,6 +1677,7 @@ inv_stock_slot_count(int64 supplier_id, int64 product_id)
 		return -1;
 	}
 
+	ItemPointerSetInvalid(&inv_slot0_seen.tid);
 	pkey = index_open(pkey_oid, AccessShareLock);
 	slot = table_slot_create(rel, NULL);
 	CommandCounterIncrement();
@@ -1518,12 +1694,19 @@ inv_stock_slot_count(int64 supplier_id, int64 product_id)
 		Datum		value = slot_getattr(slot, att_slot, &isnull);
 
 		count = isnull ? 0 : DatumGetInt16(value) + 1;
+		if (count == 1)
+		{
+			inv_slot0_seen.lxid = MyProc->lxid;
+			inv_slot0_seen.supplier_id = supplier_id;
+			inv_slot0_seen.product_id = product_id;
+			inv_slot0_seen.tid = slot->tts_tid;
+		}
 	}
 	index_endscan(scan);
 	PopActiveSnapshot();
 	ExecDropSingleTupleTableSlot(slot);
-	index_close(pkey, AccessShareLock);
-	table_close(rel, AccessShareLock);
+	index_close(pkey, NoLock);
+	table_close(rel, NoLock);
 	return count;
 }
 
