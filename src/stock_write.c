@@ -200,15 +200,19 @@ static InvWriter *inv_writers[INV_WRITER_KINDS];
 
 /*
  * Where inv_stock_slot_count last found slot 0 of a product that has no
- * other, in this transaction.  A reserve counts the slots, inserts its
- * reservation and then updates that very row: the update starts from this
- * version, if it is still the one its snapshot sees, instead of descending
- * the key again.  Used once.  The count keeps the table locked until the
- * transaction ends, so that VACUUM cannot truncate the block away.
+ * other.  A reserve counts the slots, inserts its reservation and then
+ * updates that very row: the update starts from this version, if it is
+ * still the one its snapshot sees, instead of descending the key again.
+ * Used once, and only by the subtransaction that counted: the count's lock
+ * on the table keeps VACUUM from moving rows or cutting blocks off, and a
+ * subtransaction rolled back gives that lock up.  The table's file is
+ * compared too, since its own transaction may rewrite it.
  */
 static struct
 {
 	LocalTransactionId lxid;
+	SubTransactionId subxid;
+	RelFileNode node;
 	int64		supplier_id;
 	int64		product_id;
 	ItemPointerData tid;
@@ -829,13 +833,14 @@ done:
 /*
  * inv_trigger_body_usable
  *		Whether calling body directly is the same as calling its function
- *		through the wrapper: the current user is the one it would switch to
- *		and search_path is already the one it would set.
+ *		through the wrapper: the current user is the one it would switch to,
+ *		search_path is already the one it would set, and no module loaded
+ *		since has asked to hook the call.
  */
 static inline bool
 inv_trigger_body_usable(InvTriggerBody *body)
 {
-	if (body->fn.fn_addr == NULL)
+	if (body->fn.fn_addr == NULL || FmgrHookIsNeeded(body->fn.fn_oid))
 		return false;
 	if (OidIsValid(body->owner) && GetUserId() != body->owner)
 		return false;
@@ -1201,6 +1206,8 @@ inv_slot0_refetch(InvWriter *w, Relation rel, const InvStockUpdate *u,
 
 	if (u->slot != 0 || !ItemPointerIsValid(&tid) ||
 		inv_slot0_seen.lxid != MyProc->lxid ||
+		inv_slot0_seen.subxid != GetCurrentSubTransactionId() ||
+		!RelFileNodeEquals(inv_slot0_seen.node, rel->rd_node) ||
 		inv_slot0_seen.supplier_id != u->supplier_id ||
 		inv_slot0_seen.product_id != u->product_id)
 		return false;
@@ -1647,7 +1654,7 @@ inv_stock_claim_slot_once(int64 supplier_id, int64 product_id, int nslots,
  *		taken now, as a new statement would; -1 if the caller must run its
  *		SELECT instead (the table is not as this file knows it, or the
  *		caller may not read it).  The table stays locked, as by a SELECT,
- *		until the transaction ends.
+ *		until the transaction ends (or the subtransaction, if it rolls back).
  */
 int
 inv_stock_slot_count(int64 supplier_id, int64 product_id)
@@ -1697,6 +1704,8 @@ inv_stock_slot_count(int64 supplier_id, int64 product_id)
 		if (count == 1)
 		{
 			inv_slot0_seen.lxid = MyProc->lxid;
+			inv_slot0_seen.subxid = GetCurrentSubTransactionId();
+			inv_slot0_seen.node = rel->rd_node;
 			inv_slot0_seen.supplier_id = supplier_id;
 			inv_slot0_seen.product_id = product_id;
 			inv_slot0_seen.tid = slot->tts_tid;

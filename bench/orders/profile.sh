@@ -17,6 +17,9 @@
 #			inv_confirm_order(ref)
 #	floor	ORDERS times the one conditional UPDATE of bench.floor_slot
 #	baseline ORDERS times bench.baseline_reserve then baseline_confirm
+#	bare	line with the stock table's ledger and low-stock triggers
+#			disabled (the ALTER TABLE doing so counted in): with line,
+#			what the two triggers cost an order
 #
 # (the second ORDERS scripts on the first ORDERS' products again) and
 # prints the instructions per script (the empty run subtracted) and the
@@ -26,7 +29,7 @@
 # callgrind output files stay in OUT (default /tmp/inventory-profile) for
 # callgrind_annotate.
 #
-# Usage: bash bench/orders/profile.sh [WORKLOAD...]   (default: all four)
+# Usage: bash bench/orders/profile.sh [WORKLOAD...]   (default: line order floor baseline)
 # Environment: PG_CONFIG, INV_PROFILE_PRODUCTS [100000],
 # INV_PROFILE_ORDERS [1000], INV_PROFILE_OUT [/tmp/inventory-profile],
 # INV_PROFILE_WALDUMP (set: pg_waldump --stats=record of the warm half in
@@ -93,7 +96,9 @@ gen()
 		r=$(((j * 32452843) % products + 1))
 		case $w in
 			empty) ;;
-			line)
+			line | bare)
+				((i == 1)) && [[ $w == bare ]] &&
+					echo "ALTER TABLE inventory.stock_slot DISABLE TRIGGER stock_slot_ledger, DISABLE TRIGGER stock_slot_low_stock;"
 				echo "SELECT reservation_id FROM inventory.inv_reserve('p-$i', ${p}::bigint, 1);"
 				echo "SELECT changed FROM inventory.inv_confirm($((rbase + i)));"
 				;;
@@ -140,8 +145,15 @@ run()
 read -r empty _ _ <<<"$(run empty)"
 printf '%-10s %14s %12s %16s %16s\n' workload instructions per-script \
 	wal/script-cold wal/script-warm
+declare -A per_script
 for w in "${workloads[@]}"; do
 	read -r total cold warm <<<"$(run "$w")"
+	per_script[$w]=$(((total - empty) / (2 * orders)))
 	printf '%-10s %14s %12s %16s %16s\n' "$w" "$total" \
-		$(((total - empty) / (2 * orders))) $((cold / orders)) $((warm / orders))
+		"${per_script[$w]}" $((cold / orders)) $((warm / orders))
 done
+if [[ -n ${per_script[line]:-} && -n ${per_script[bare]:-} ]]; then
+	awk -v line="${per_script[line]}" -v bare="${per_script[bare]}" 'BEGIN {
+		printf "ledger + low-stock triggers: %d instructions per order, %.1f%% of line\n",
+			line - bare, 100 * (line - bare) / line }'
+fi
