@@ -208,6 +208,19 @@ DROP EXTENSION pgrowlocks;
 SELECT sum(reserved) AS reserved, count(*) AS slots
 FROM inventory.stock_slot WHERE product_id = :sw4;
 
+-- A column whose domain forbids nulls and that has no default: the INSERT
+-- would coerce the missing value to the domain and fail, and so does the
+-- order, leaving nothing
+CREATE DOMAIN sw_required AS text NOT NULL;
+ALTER TABLE inventory.reservation ADD COLUMN sw_needed sw_required DEFAULT 'given';
+ALTER TABLE inventory.reservation ALTER COLUMN sw_needed DROP DEFAULT;
+\set VERBOSITY terse
+SELECT quantity FROM inventory.inv_reserve('sw-39', :sw3, 1);
+\set VERBOSITY default
+SELECT count(*) AS lines FROM inventory.reservation WHERE order_ref = 'sw-39';
+ALTER TABLE inventory.reservation DROP COLUMN sw_needed;
+DROP DOMAIN sw_required;
+
 -- A column added to the reservations and dropped again: the row type keeps
 -- a place for it, and orders still return their rows in that shape (the
 -- direct insertion leaves such a table to the INSERT)
@@ -239,4 +252,75 @@ DROP ROLE sw_no_ledger;
 SELECT quantity FROM inventory.inv_reserve('sw-50', :sw3, 1);
 SELECT kind, db_user = current_user AS by_caller, order_ref
 FROM inventory.ledger WHERE order_ref = 'sw-50';
+SELECT count(*) AS discrepancies FROM inventory.inv_verify();
+
+-- A ledger not as the extension made it: each change of stock goes through
+-- the INSERT, which honours what was changed.  A column of another type:
+ALTER TABLE inventory.ledger ALTER COLUMN stock_level_after TYPE numeric;
+SELECT stock_level FROM inventory.inv_adjust(:sw3, 30, 'set', 'numeric column');
+SELECT kind, stock_level_after, pg_typeof(stock_level_after) AS type
+FROM inventory.ledger WHERE reason = 'numeric column';
+ALTER TABLE inventory.ledger ALTER COLUMN stock_level_after TYPE bigint;
+
+-- A CHECK constraint added since, on the order path: the order fails with
+-- it and leaves nothing
+ALTER TABLE inventory.ledger
+	ADD CONSTRAINT sw_no_reserve CHECK (kind <> 'reserve') NOT VALID;
+\set VERBOSITY terse
+SELECT quantity FROM inventory.inv_reserve('sw-60', :sw3, 1);
+\set VERBOSITY default
+SELECT count(*) AS lines FROM inventory.reservation WHERE order_ref = 'sw-60';
+ALTER TABLE inventory.ledger DROP CONSTRAINT sw_no_reserve;
+
+-- Another foreign key
+CREATE TABLE sw_reasons (reason text PRIMARY KEY);
+ALTER TABLE inventory.ledger ADD CONSTRAINT sw_known_reason
+	FOREIGN KEY (reason) REFERENCES sw_reasons NOT VALID;
+\set VERBOSITY terse
+SELECT stock_level FROM inventory.inv_adjust(:sw3, 31, 'set', 'unlisted');
+\set VERBOSITY default
+INSERT INTO sw_reasons VALUES ('listed');
+SELECT stock_level FROM inventory.inv_adjust(:sw3, 31, 'set', 'listed');
+ALTER TABLE inventory.ledger DROP CONSTRAINT sw_known_reason;
+DROP TABLE sw_reasons;
+
+-- Another default for the time of a change
+ALTER TABLE inventory.ledger
+	ALTER COLUMN recorded_at SET DEFAULT '2000-01-01 00:00+00';
+SELECT stock_level FROM inventory.inv_adjust(:sw3, 32, 'set', 'old default');
+SELECT recorded_at = '2000-01-01 00:00+00' AS from_default
+FROM inventory.ledger WHERE reason = 'old default';
+ALTER TABLE inventory.ledger ALTER COLUMN recorded_at SET DEFAULT pg_catalog.now();
+
+-- A foreign key on a column that orders change, on the stock rows and on
+-- the reservations: its check is made, where the writes that leave a key
+-- as it was can leave it out
+CREATE TABLE sw_holds (n bigint PRIMARY KEY);
+ALTER TABLE inventory.stock_slot ADD CONSTRAINT sw_hold_listed
+	FOREIGN KEY (reserved) REFERENCES sw_holds NOT VALID;
+\set VERBOSITY terse
+SELECT quantity FROM inventory.inv_reserve('sw-61', :sw3, 1);
+\set VERBOSITY default
+SELECT count(*) AS lines FROM inventory.reservation WHERE order_ref = 'sw-61';
+ALTER TABLE inventory.stock_slot DROP CONSTRAINT sw_hold_listed;
+DROP TABLE sw_holds;
+CREATE TABLE sw_states (state inventory.reservation_state PRIMARY KEY);
+INSERT INTO sw_states VALUES ('reserved');
+ALTER TABLE inventory.reservation ADD CONSTRAINT sw_state_listed
+	FOREIGN KEY (state) REFERENCES sw_states NOT VALID;
+SELECT reservation_id AS r61 FROM inventory.inv_reserve('sw-61', :sw3, 1) \gset
+\set VERBOSITY terse
+SELECT state FROM inventory.inv_release(:r61);
+\set VERBOSITY default
+SELECT state FROM inventory.reservation WHERE reservation_id = :r61;
+ALTER TABLE inventory.reservation DROP CONSTRAINT sw_state_listed;
+DROP TABLE sw_states;
+SELECT state FROM inventory.inv_release(:r61);
+
+-- The tables as they were: orders and their ledger rows as before
+SELECT reservation_id AS r62 FROM inventory.inv_reserve('sw-62', :sw3, 2) \gset
+SELECT changed FROM inventory.inv_confirm(:r62);
+SELECT kind, stock_level_before, stock_level_after, reserved_before,
+	   reserved_after, order_ref
+FROM inventory.ledger WHERE order_ref IN ('sw-61', 'sw-62') ORDER BY ledger_id;
 SELECT count(*) AS discrepancies FROM inventory.inv_verify();

@@ -22,10 +22,13 @@
  * value of its sequence, and the kinds written are those the CHECK allows.
  * The foreign key to the product needs no check: the stock row that fired
  * the trigger references the same product and is locked by this
- * transaction, so the product cannot go away before it commits.  Whenever
- * the ledger is not exactly as this file knows it (other columns, other
- * constraints, triggers, row security, an index on an expression), and for
- * deletions, the row goes through the ordinary INSERT.
+ * transaction, so the product cannot go away before it commits.  CHECK
+ * and NOT NULL constraints are tested on each row, and a row that fails one
+ * goes to the INSERT, which reports it.  Whenever the ledger is not exactly
+ * as this file knows it (other columns or column types, other defaults,
+ * another foreign key, triggers, row security, an index on an expression
+ * or a partial one, an exclusion constraint), and for deletions, the row
+ * goes through the ordinary INSERT.
  *
  * Copyright (c) 2026, the inventory authors
  *
@@ -43,20 +46,28 @@
 #include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_constraint.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "commands/trigger.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/execnodes.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "rewrite/rewriteHandler.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "inventory.h"
@@ -84,6 +95,18 @@ static const char *const inv_ledger_columns[INV_LEDGER_NATTS] = {
 	"committed_after", "reason", "order_ref", "reservation_id", "batch_id"
 };
 
+/* Their types: a value is laid out for exactly these */
+static const Oid inv_ledger_types[INV_LEDGER_NATTS] = {
+	INT8OID, INT8OID, INT8OID, INT2OID, TIMESTAMPTZOID,
+	NAMEOID, TEXTOID, TEXTOID, INT8OID, INT8OID,
+	INT8OID, INT8OID, INT8OID,
+	INT8OID, TEXTOID, TEXTOID, INT8OID, INT8OID
+};
+
+#define INV_LEDGER_ATT_SUPPLIER		1
+#define INV_LEDGER_ATT_PRODUCT		3
+#define INV_LEDGER_ATT_RECORDED_AT	5
+
 /*
  * The ledger table and its identity sequence, looked up once per backend
  * and checked again on every use (the extension may have been dropped and
@@ -92,6 +115,24 @@ static const char *const inv_ledger_columns[INV_LEDGER_NATTS] = {
 static Oid	inv_ledger_relid = InvalidOid;
 static Oid	inv_ledger_seqid = InvalidOid;
 static bool inv_ledger_callback_set = false;
+
+/*
+ * What the direct write learnt of the ledger's definition.  Any change of
+ * the table marks it stale and it is learnt again at the next write, never
+ * in the middle of one, since the cache callback may run at any time.
+ */
+typedef struct InvLedgerShape
+{
+	MemoryContext cxt;
+	bool		usable;			/* the table is as this file knows it */
+	int			ncheck;
+	ExprState **checks;			/* its CHECK constraints, prepared */
+	TupleTableSlot *slot;		/* the new row, for the checks */
+	ExprContext *econtext;
+} InvLedgerShape;
+
+static InvLedgerShape *inv_ledger_shape = NULL;
+static bool inv_ledger_shape_stale = true;
 
 /*
  * inv_ledger_forget
@@ -104,12 +145,13 @@ inv_ledger_forget(Datum arg, Oid relid)
 	{
 		inv_ledger_relid = InvalidOid;
 		inv_ledger_seqid = InvalidOid;
+		inv_ledger_shape_stale = true;
 	}
 }
 
 /*
  * inv_slot_column
- *		A named bigint or smallint column of a stock_slot tuple.
+ *		A named integer column of a stock_slot tuple.
  */
 static int64
 inv_slot_column(HeapTuple tuple, TupleDesc tupdesc, const char *name)
@@ -117,12 +159,25 @@ inv_slot_column(HeapTuple tuple, TupleDesc tupdesc, const char *name)
 	int			attnum = SPI_fnumber(tupdesc, name);
 	bool		isnull;
 	Datum		value;
+	Oid			type;
 
+	if (attnum <= 0)
+		elog(ERROR, "stock_slot has no column \"%s\"", name);
+	type = TupleDescAttr(tupdesc, attnum - 1)->atttypid;
+	if (type != INT8OID && type != INT4OID && type != INT2OID)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("column \"%s\" of the inventory stock table is of type %s",
+						name, format_type_be(type)),
+				 errdetail("The ledger records it as bigint."),
+				 errhint("Give the column back its type, or reinstall the extension.")));
 	value = SPI_getbinval(tuple, tupdesc, attnum, &isnull);
 	if (isnull)
 		elog(ERROR, "stock_slot.%s is null", name);
-	if (TupleDescAttr(tupdesc, attnum - 1)->atttypid == INT2OID)
+	if (type == INT2OID)
 		return DatumGetInt16(value);
+	if (type == INT4OID)
+		return DatumGetInt32(value);
 	return DatumGetInt64(value);
 }
 
@@ -158,6 +213,179 @@ inv_nonempty(const char *value, char *null_flag)
 }
 
 /*
+ * inv_ledger_product_key
+ *		Whether a foreign key of the ledger is its reference to the product:
+ *		(supplier_id, product_id), to the product table in its own schema.
+ */
+static bool
+inv_ledger_product_key(Relation rel, Oid constraint)
+{
+	HeapTuple	tuple;
+	Form_pg_constraint con;
+	Datum		datum;
+	Datum	   *columns;
+	int			ncolumns;
+	bool		isnull;
+	bool		ok;
+
+	tuple = SearchSysCache1(CONSTROID, ObjectIdGetDatum(constraint));
+	if (!HeapTupleIsValid(tuple))
+		return false;
+	con = (Form_pg_constraint) GETSTRUCT(tuple);
+	ok = con->contype == CONSTRAINT_FOREIGN &&
+		con->confrelid == get_relname_relid("product",
+											RelationGetNamespace(rel));
+	datum = SysCacheGetAttr(CONSTROID, tuple, Anum_pg_constraint_conkey,
+							&isnull);
+	if (ok && !isnull)
+	{
+		deconstruct_array(DatumGetArrayTypeP(datum), INT2OID, 2, true,
+						  TYPALIGN_SHORT, &columns, NULL, &ncolumns);
+		ok = ncolumns == 2 &&
+			DatumGetInt16(columns[0]) == INV_LEDGER_ATT_SUPPLIER &&
+			DatumGetInt16(columns[1]) == INV_LEDGER_ATT_PRODUCT;
+	}
+	ReleaseSysCache(tuple);
+	return ok && !isnull;
+}
+
+/*
+ * inv_ledger_recorded_now
+ *		Whether recorded_at takes now() by default, as the direct write
+ *		gives it.
+ */
+static bool
+inv_ledger_recorded_now(Relation rel)
+{
+	Node	   *expr = build_column_default(rel, INV_LEDGER_ATT_RECORDED_AT);
+
+	expr = strip_implicit_coercions(expr);
+	return expr != NULL && IsA(expr, FuncExpr) &&
+		((FuncExpr *) expr)->funcid == F_NOW;
+}
+
+/*
+ * inv_ledger_learn
+ *		Learn the ledger's definition from the open relation into a new
+ *		inv_ledger_shape: whether the direct write may run, and its CHECK
+ *		constraints prepared.
+ */
+static void
+inv_ledger_learn(Relation rel)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	InvLedgerShape *shape;
+	MemoryContext old;
+	int			i;
+
+	if (inv_ledger_shape != NULL)
+	{
+		if (inv_ledger_shape->slot != NULL)
+			ExecDropSingleTupleTableSlot(inv_ledger_shape->slot);
+		if (inv_ledger_shape->econtext != NULL)
+			FreeExprContext(inv_ledger_shape->econtext, false);
+		MemoryContextDelete(inv_ledger_shape->cxt);
+		inv_ledger_shape = NULL;
+	}
+
+	/* An invalidation arriving from here on makes this one stale again */
+	inv_ledger_shape_stale = false;
+	old = MemoryContextSwitchTo(CacheMemoryContext);
+	shape = palloc0(sizeof(InvLedgerShape));
+	shape->cxt = AllocSetContextCreate(CacheMemoryContext,
+									   "inventory ledger writer",
+									   ALLOCSET_SMALL_SIZES);
+	inv_ledger_shape = shape;
+	MemoryContextSwitchTo(shape->cxt);
+
+	/* Each column: its name, its type, a default only where it has one */
+	if (tupdesc->natts != INV_LEDGER_NATTS ||
+		(tupdesc->constr != NULL && tupdesc->constr->has_generated_stored))
+		goto done;
+	for (i = 0; i < INV_LEDGER_NATTS; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+
+		if (att->attisdropped ||
+			strcmp(NameStr(att->attname), inv_ledger_columns[i]) != 0 ||
+			att->atttypid != inv_ledger_types[i] || att->atttypmod != -1 ||
+			att->attgenerated != '\0' ||
+			att->atthasdef != (i + 1 == INV_LEDGER_ATT_RECORDED_AT))
+			goto done;
+	}
+	if (!inv_ledger_recorded_now(rel))
+		goto done;
+
+	/* On insert, only the foreign key check the file header answers */
+	if (rel->trigdesc != NULL)
+	{
+		int			product_keys = 0;
+
+		for (i = 0; i < rel->trigdesc->numtriggers; i++)
+		{
+			Trigger    *trigger = &rel->trigdesc->triggers[i];
+
+			if (!TRIGGER_FOR_INSERT(trigger->tgtype))
+				continue;
+			if (trigger->tgfoid != F_RI_FKEY_CHECK_INS ||
+				!inv_ledger_product_key(rel, trigger->tgconstraint))
+				goto done;
+			product_keys++;
+		}
+		if (product_keys > 1)
+			goto done;
+	}
+
+	/* The CHECK constraints, tested on each row as an INSERT would */
+	if (tupdesc->constr != NULL && tupdesc->constr->num_check > 0)
+	{
+		ConstrCheck *check = tupdesc->constr->check;
+
+		shape->ncheck = tupdesc->constr->num_check;
+		shape->checks = palloc0(sizeof(ExprState *) * shape->ncheck);
+		for (i = 0; i < shape->ncheck; i++)
+			shape->checks[i] =
+				ExecInitExpr(expression_planner(stringToNode(check[i].ccbin)),
+							 NULL);
+	}
+	shape->slot = MakeSingleTupleTableSlot(CreateTupleDescCopy(tupdesc),
+										   &TTSOpsHeapTuple);
+	shape->econtext = CreateStandaloneExprContext();
+	shape->usable = true;
+
+done:
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * inv_ledger_row_allowed
+ *		Whether a ledger row passes the table's NOT NULL and CHECK
+ *		constraints; if not, the INSERT is to report which.
+ */
+static bool
+inv_ledger_row_allowed(HeapTuple tuple, bool *nulls, TupleDesc tupdesc)
+{
+	InvLedgerShape *shape = inv_ledger_shape;
+	ExprContext *econtext = shape->econtext;
+	bool		allowed = true;
+	int			i;
+
+	for (i = 0; i < INV_LEDGER_NATTS; i++)
+		if (nulls[i] && TupleDescAttr(tupdesc, i)->attnotnull)
+			return false;
+	if (shape->ncheck == 0)
+		return true;
+
+	ExecStoreHeapTuple(tuple, shape->slot, false);
+	econtext->ecxt_scantuple = shape->slot;
+	for (i = 0; i < shape->ncheck && allowed; i++)
+		allowed = ExecCheck(shape->checks[i], econtext);
+	ResetExprContext(econtext);
+	ExecClearTuple(shape->slot);
+	return allowed;
+}
+
+/*
  * inv_ledger_open
  *		Open the ledger for a direct write, with its identity sequence in
  *		*seqid, or return NULL if the row must go through an INSERT instead
@@ -168,8 +396,6 @@ inv_ledger_open(Oid *seqid)
 {
 	Oid			relid;
 	Relation	rel;
-	TupleDesc	tupdesc;
-	int			i;
 
 	if (!inv_ledger_callback_set)
 	{
@@ -202,37 +428,16 @@ inv_ledger_open(Oid *seqid)
 	if (pg_class_aclcheck(relid, GetUserId(), ACL_INSERT) != ACLCHECK_OK)
 		goto refuse;
 
-	/* Exactly the table this file knows, and nothing that fires on insert */
-	tupdesc = RelationGetDescr(rel);
+	/* Exactly the table this file knows */
 	if (rel->rd_rel->relkind != RELKIND_RELATION ||
 		rel->rd_rel->relrowsecurity ||
 		strcmp(RelationGetRelationName(rel), "ledger") != 0 ||
-		!OidIsValid(*seqid) ||
-		tupdesc->natts != INV_LEDGER_NATTS ||
-		tupdesc->constr == NULL ||
-		tupdesc->constr->num_check != 1 ||
-		tupdesc->constr->has_generated_stored)
+		!OidIsValid(*seqid))
 		goto refuse;
-	for (i = 0; i < INV_LEDGER_NATTS; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
-
-		if (att->attisdropped ||
-			strcmp(NameStr(att->attname), inv_ledger_columns[i]) != 0)
-			goto refuse;
-	}
-	if (rel->trigdesc != NULL)
-	{
-		for (i = 0; i < rel->trigdesc->numtriggers; i++)
-		{
-			Trigger    *trigger = &rel->trigdesc->triggers[i];
-
-			/* On insert, only the foreign key check the file header answers */
-			if (TRIGGER_FOR_INSERT(trigger->tgtype) &&
-				trigger->tgfoid != F_RI_FKEY_CHECK_INS)
-				goto refuse;
-		}
-	}
+	if (inv_ledger_shape == NULL || inv_ledger_shape_stale)
+		inv_ledger_learn(rel);
+	if (!inv_ledger_shape->usable)
+		goto refuse;
 	return rel;
 
 refuse:
@@ -272,6 +477,7 @@ inv_ledger_write_direct(Datum *values, const char *nulls)
 		bool		plain;
 
 		plain = index->rd_index->indimmediate &&
+			!index->rd_index->indisexclusion &&
 			heap_attisnull(index->rd_indextuple, Anum_pg_index_indexprs,
 						   NULL) &&
 			heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred,
@@ -308,8 +514,15 @@ inv_ledger_write_direct(Datum *values, const char *nulls)
 	namestrcpy(db_user, TextDatumGetCString(row[5]));
 	row[5] = NameGetDatum(db_user);
 
-	/* The heap, then each index */
+	/* The row's constraints, then the heap, then each index */
 	tuple = heap_form_tuple(RelationGetDescr(rel), row, rownulls);
+	if (!inv_ledger_row_allowed(tuple, rownulls, RelationGetDescr(rel)))
+	{
+		heap_freetuple(tuple);
+		list_free(indexes);
+		table_close(rel, RowExclusiveLock);
+		return false;
+	}
 	simple_heap_insert(rel, tuple);
 	foreach(lc, indexes)
 	{

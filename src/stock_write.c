@@ -28,8 +28,8 @@
  *	  function manager (the ledger and the low-stock check), the
  *	  extension's own C functions without their SECURITY DEFINER wrapper
  *	  when the caller already runs as their owner with their search_path;
- *	  the foreign key check needs no firing, as the order path never
- *	  changes the key;
+ *	  a foreign key's check needs no firing when its columns are a
+ *	  product's key or a slot number, which the order path never changes;
  *	- the caller's SELECT and UPDATE rights on the table are checked, as is
  *	  the replica identity a publication needs;
  *	- a new reservation takes its table's defaults (the identity's sequence
@@ -49,14 +49,15 @@
  * That covers other isolation levels than READ COMMITTED, read-only and
  * parallel mode, a table with rules, row security, child tables, other
  * triggers (BEFORE, statement-level, WHEN clauses, column lists, any other
- * function), indexes on expressions, exclusion and deferrable unique
- * constraints, column-level rights only, a row created by this transaction
- * (the foreign key check then fires even though the key is unchanged), a
- * quantity that would overflow, a lock that meets anything but a row to
- * take or one to skip, any row that fails a constraint (so that the
- * statement raises the error exactly as always), and the reservation of a
- * made-to-order product (its ship date comes from the working-day
- * calendar) or of a product that is not there.
+ * function), a foreign key on a column the order path changes, a new
+ * reservation's column of a domain type, indexes on expressions, exclusion
+ * and deferrable unique constraints, column-level rights only, a row
+ * created by this transaction (the foreign key check then fires even
+ * though the key is unchanged), a quantity that would overflow, a lock
+ * that meets anything but a row to take or one to skip, any row that fails
+ * a constraint (so that the statement raises the error exactly as always),
+ * and the reservation of a made-to-order product (its ship date comes from
+ * the working-day calendar) or of a product that is not there.
  *
  * Copyright (c) 2026, the inventory authors
  *
@@ -384,6 +385,48 @@ inv_constraint_columns(HeapTuple tuple, AttrNumber attnum, int16 *columns)
 }
 
 /*
+ * inv_key_kept
+ *		Whether the columns of a foreign key are among those the direct
+ *		writes never change: a product's key and a slot's number.  Its check
+ *		on update can then be left out, as the UPDATE leaves it out when the
+ *		key has not changed.
+ */
+static bool
+inv_key_kept(InvWriter *w, Oid constraint)
+{
+	HeapTuple	tuple;
+	Datum		datum;
+	Datum	   *columns;
+	int			ncolumns;
+	bool		isnull;
+	bool		kept = true;
+	int			i;
+
+	tuple = SearchSysCache1(CONSTROID, ObjectIdGetDatum(constraint));
+	if (!HeapTupleIsValid(tuple))
+		return false;
+	datum = SysCacheGetAttr(CONSTROID, tuple, Anum_pg_constraint_conkey,
+							&isnull);
+	if (isnull)
+		kept = false;
+	else
+	{
+		deconstruct_array(DatumGetArrayTypeP(datum), INT2OID, 2, true,
+						  TYPALIGN_SHORT, &columns, NULL, &ncolumns);
+		for (i = 0; i < ncolumns && kept; i++)
+		{
+			AttrNumber	attnum = DatumGetInt16(columns[i]);
+
+			kept = attnum == w->att_supplier || attnum == w->att_product ||
+				attnum == w->att_slot ||
+				(w->kind == INV_WRITER_STOCK && attnum == w->att_mto);
+		}
+	}
+	ReleaseSysCache(tuple);
+	return kept;
+}
+
+/*
  * inv_product_reference
  *		Whether a foreign key constraint of the reservation table is the
  *		one to the product, (supplier_id, product_id) referencing a plain
@@ -461,10 +504,15 @@ inv_reservation_insert_prepare(InvWriter *w, Relation rel)
 	if (!w->att_line_fence || !w->att_ship_date)
 		return;
 
-	/* RETURNING * returns every column: none may be dropped */
+	/*
+	 * RETURNING * returns every column: none may be dropped.  A domain's
+	 * constraints would be tested by the INSERT's coercions, not here.
+	 */
 	for (i = 0; i < tupdesc->natts; i++)
 		if (TupleDescAttr(tupdesc, i)->attisdropped ||
-			TupleDescAttr(tupdesc, i)->attgenerated)
+			TupleDescAttr(tupdesc, i)->attgenerated ||
+			get_typtype(TupleDescAttr(tupdesc, i)->atttypid) ==
+			TYPTYPE_DOMAIN)
 			return;
 
 	/* Of the insert triggers, only the foreign key check, made here */
@@ -713,6 +761,9 @@ inv_slot_writer_build(Relation rel, InvWriterKind kind)
 
 			if (!TRIGGER_FOR_UPDATE(trigger->tgtype))
 				continue;
+			if (trigger->tgfoid == F_RI_FKEY_CHECK_UPD &&
+				!inv_key_kept(w, trigger->tgconstraint))
+				goto unusable;
 			if (!inv_known_trigger(rel, trigger,
 								   kind == INV_WRITER_STOCK ?
 								   inv_stock_triggers :
