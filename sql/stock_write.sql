@@ -208,6 +208,15 @@ DROP EXTENSION pgrowlocks;
 SELECT sum(reserved) AS reserved, count(*) AS slots
 FROM inventory.stock_slot WHERE product_id = :sw4;
 
+-- An identity column other than the id: the INSERT refuses a value for it
+ALTER TABLE inventory.reservation
+	ALTER COLUMN quantity ADD GENERATED ALWAYS AS IDENTITY;
+\set VERBOSITY terse
+SELECT quantity FROM inventory.inv_reserve('sw-38', :sw3, 1);
+\set VERBOSITY default
+ALTER TABLE inventory.reservation ALTER COLUMN quantity DROP IDENTITY;
+SELECT quantity FROM inventory.inv_reserve('sw-38', :sw3, 1);
+
 -- A column whose domain forbids nulls and that has no default: the INSERT
 -- would coerce the missing value to the domain and fail, and so does the
 -- order, leaving nothing
@@ -316,6 +325,92 @@ SELECT state FROM inventory.reservation WHERE reservation_id = :r61;
 ALTER TABLE inventory.reservation DROP CONSTRAINT sw_state_listed;
 DROP TABLE sw_states;
 SELECT state FROM inventory.inv_release(:r61);
+
+-- An identity column added to the ledger: its INSERT refuses the value
+ALTER TABLE inventory.ledger
+	ALTER COLUMN stock_level_before ADD GENERATED ALWAYS AS IDENTITY;
+\set VERBOSITY terse
+SELECT stock_level FROM inventory.inv_adjust(:sw3, 34, 'set');
+\set VERBOSITY default
+ALTER TABLE inventory.ledger ALTER COLUMN stock_level_before DROP IDENTITY;
+
+-- A CHECK constraint that reads tableoid sees the table's
+ALTER TABLE inventory.stock_slot ADD CONSTRAINT sw_not_here
+	CHECK (tableoid <> 'inventory.stock_slot'::regclass) NOT VALID;
+\set VERBOSITY terse
+SELECT quantity FROM inventory.inv_reserve('sw-63', :sw3, 1);
+\set VERBOSITY default
+ALTER TABLE inventory.stock_slot DROP CONSTRAINT sw_not_here;
+
+-- The stock table as a partition: an order that takes a row out of its
+-- bounds fails
+CREATE TABLE sw_stock_parent (LIKE inventory.stock_slot
+	INCLUDING DEFAULTS INCLUDING GENERATED) PARTITION BY RANGE (reserved);
+SELECT max(reserved) + 1 AS reserved_end FROM inventory.stock_slot \gset
+SELECT stock_level FROM inventory.inv_adjust(:sw3, :reserved_end + 100, 'set');
+SELECT :reserved_end - reserved AS take
+FROM inventory.stock_slot WHERE product_id = :sw3 \gset
+ALTER TABLE sw_stock_parent ATTACH PARTITION inventory.stock_slot
+	FOR VALUES FROM (MINVALUE) TO (:reserved_end);
+\set VERBOSITY terse
+SELECT quantity FROM inventory.inv_reserve('sw-67', :sw3, :take);
+\set VERBOSITY default
+ALTER TABLE sw_stock_parent DETACH PARTITION inventory.stock_slot;
+DROP TABLE sw_stock_parent;
+SELECT stock_level FROM inventory.inv_adjust(:sw3, 32, 'set');
+
+-- A CHECK whose function changes stock itself, tested before the others
+-- (by name): the inner changes go through their statements, the outer
+-- row's remaining checks still see the outer row, and both are recorded
+CREATE FUNCTION sw_restock(product bigint) RETURNS boolean
+LANGUAGE plpgsql AS $$
+BEGIN
+	IF product = (SELECT product_id FROM inventory.product WHERE sku = 'SW-3') THEN
+		PERFORM inventory.inv_adjust('SW-2', 1, 'delta', 'from a check');
+	END IF;
+	RETURN true;
+END
+$$;
+ALTER TABLE inventory.ledger
+	ADD CONSTRAINT ledger_check_restock CHECK (sw_restock(product_id)) NOT VALID;
+SELECT stock_level FROM inventory.inv_adjust(:sw2, 1, 'delta');
+SELECT stock_level FROM inventory.inv_adjust(:sw3, 1, 'delta');
+SELECT sku, kind, stock_level_after - stock_level_before AS delta, reason
+FROM inventory.ledger JOIN inventory.product USING (supplier_id, product_id)
+WHERE ledger_id > (SELECT max(ledger_id) - 3 FROM inventory.ledger)
+ORDER BY ledger_id;
+ALTER TABLE inventory.ledger DROP CONSTRAINT ledger_check_restock;
+DROP FUNCTION sw_restock(bigint);
+CREATE FUNCTION sw_order_more(product bigint) RETURNS boolean
+LANGUAGE plpgsql AS $$
+BEGIN
+	IF product = (SELECT product_id FROM inventory.product WHERE sku = 'SW-3') THEN
+		PERFORM inventory.inv_reserve('sw-64-inner', 'SW-2', 1);
+	END IF;
+	RETURN true;
+END
+$$;
+ALTER TABLE inventory.stock_slot
+	ADD CONSTRAINT stock_check_order CHECK (sw_order_more(product_id)) NOT VALID;
+SELECT quantity FROM inventory.inv_reserve('sw-64', :sw3, 1);
+SELECT order_ref, quantity, state FROM inventory.reservation
+WHERE order_ref LIKE 'sw-64%' ORDER BY order_ref;
+ALTER TABLE inventory.stock_slot DROP CONSTRAINT stock_check_order;
+DROP FUNCTION sw_order_more(bigint);
+
+-- A function that a ledger CHECK calls, replaced: the new body counts
+CREATE FUNCTION sw_kind_ok(kind text) RETURNS boolean
+LANGUAGE sql AS $$ SELECT true $$;
+ALTER TABLE inventory.ledger
+	ADD CONSTRAINT sw_kind_ok CHECK (sw_kind_ok(kind)) NOT VALID;
+SELECT quantity FROM inventory.inv_reserve('sw-65', :sw3, 1);
+CREATE OR REPLACE FUNCTION sw_kind_ok(kind text) RETURNS boolean
+LANGUAGE sql AS $$ SELECT kind <> 'reserve' $$;
+\set VERBOSITY terse
+SELECT quantity FROM inventory.inv_reserve('sw-66', :sw3, 1);
+\set VERBOSITY default
+ALTER TABLE inventory.ledger DROP CONSTRAINT sw_kind_ok;
+DROP FUNCTION sw_kind_ok(text);
 
 -- The tables as they were: orders and their ledger rows as before
 SELECT reservation_id AS r62 FROM inventory.inv_reserve('sw-62', :sw3, 2) \gset

@@ -25,10 +25,12 @@
  * transaction, so the product cannot go away before it commits.  CHECK
  * and NOT NULL constraints are tested on each row, and a row that fails one
  * goes to the INSERT, which reports it.  Whenever the ledger is not exactly
- * as this file knows it (other columns or column types, other defaults,
- * another foreign key, triggers, row security, an index on an expression
- * or a partial one, an exclusion constraint), and for deletions, the row
- * goes through the ordinary INSERT.
+ * as this file knows it (other columns or column types, other defaults or
+ * identity columns, another foreign key, triggers, row security, a
+ * partition, an index on an expression or a partial one, an exclusion
+ * constraint), for a row written while another row's checks run (a CHECK
+ * whose function changes stock), and for deletions, the row goes through
+ * the ordinary INSERT.
  *
  * Copyright (c) 2026, the inventory authors
  *
@@ -104,6 +106,7 @@ static const Oid inv_ledger_types[INV_LEDGER_NATTS] = {
 };
 
 #define INV_LEDGER_ATT_SUPPLIER		1
+#define INV_LEDGER_ATT_ID			2
 #define INV_LEDGER_ATT_PRODUCT		3
 #define INV_LEDGER_ATT_RECORDED_AT	5
 
@@ -133,6 +136,7 @@ typedef struct InvLedgerShape
 
 static InvLedgerShape *inv_ledger_shape = NULL;
 static bool inv_ledger_shape_stale = true;
+static bool inv_ledger_shape_busy = false;	/* a row's checks are running */
 
 /*
  * inv_ledger_forget
@@ -147,6 +151,17 @@ inv_ledger_forget(Datum arg, Oid relid)
 		inv_ledger_seqid = InvalidOid;
 		inv_ledger_shape_stale = true;
 	}
+}
+
+/*
+ * inv_ledger_function_changed
+ *		System cache callback on functions: a CHECK constraint may call one,
+ *		and its prepared form may have inlined the old body.
+ */
+static void
+inv_ledger_function_changed(Datum arg, int cacheid, uint32 hashvalue)
+{
+	inv_ledger_shape_stale = true;
 }
 
 /*
@@ -225,6 +240,7 @@ inv_ledger_product_key(Relation rel, Oid constraint)
 	Datum		datum;
 	Datum	   *columns;
 	int			ncolumns;
+	Oid			product;
 	bool		isnull;
 	bool		ok;
 
@@ -232,9 +248,11 @@ inv_ledger_product_key(Relation rel, Oid constraint)
 	if (!HeapTupleIsValid(tuple))
 		return false;
 	con = (Form_pg_constraint) GETSTRUCT(tuple);
-	ok = con->contype == CONSTRAINT_FOREIGN &&
-		con->confrelid == get_relname_relid("product",
-											RelationGetNamespace(rel));
+	product = get_relname_relid("product", RelationGetNamespace(rel));
+	ok = con->contype == CONSTRAINT_FOREIGN && OidIsValid(product) &&
+		con->confrelid == product;
+
+	/* From the ledger's (supplier_id, product_id) to the product's */
 	datum = SysCacheGetAttr(CONSTROID, tuple, Anum_pg_constraint_conkey,
 							&isnull);
 	if (ok && !isnull)
@@ -244,6 +262,17 @@ inv_ledger_product_key(Relation rel, Oid constraint)
 		ok = ncolumns == 2 &&
 			DatumGetInt16(columns[0]) == INV_LEDGER_ATT_SUPPLIER &&
 			DatumGetInt16(columns[1]) == INV_LEDGER_ATT_PRODUCT;
+	}
+	ok = ok && !isnull;
+	datum = SysCacheGetAttr(CONSTROID, tuple, Anum_pg_constraint_confkey,
+							&isnull);
+	if (ok && !isnull)
+	{
+		deconstruct_array(DatumGetArrayTypeP(datum), INT2OID, 2, true,
+						  TYPALIGN_SHORT, &columns, NULL, &ncolumns);
+		ok = ncolumns == 2 &&
+			DatumGetInt16(columns[0]) == get_attnum(product, "supplier_id") &&
+			DatumGetInt16(columns[1]) == get_attnum(product, "product_id");
 	}
 	ReleaseSysCache(tuple);
 	return ok && !isnull;
@@ -310,7 +339,8 @@ inv_ledger_learn(Relation rel)
 			strcmp(NameStr(att->attname), inv_ledger_columns[i]) != 0 ||
 			att->atttypid != inv_ledger_types[i] || att->atttypmod != -1 ||
 			att->attgenerated != '\0' ||
-			att->atthasdef != (i + 1 == INV_LEDGER_ATT_RECORDED_AT))
+			att->atthasdef != (i + 1 == INV_LEDGER_ATT_RECORDED_AT) ||
+			(att->attidentity != '\0') != (i + 1 == INV_LEDGER_ATT_ID))
 			goto done;
 	}
 	if (!inv_ledger_recorded_now(rel))
@@ -363,23 +393,34 @@ done:
  *		constraints; if not, the INSERT is to report which.
  */
 static bool
-inv_ledger_row_allowed(HeapTuple tuple, bool *nulls, TupleDesc tupdesc)
+inv_ledger_row_allowed(Relation rel, HeapTuple tuple, bool *nulls)
 {
 	InvLedgerShape *shape = inv_ledger_shape;
 	ExprContext *econtext = shape->econtext;
-	bool		allowed = true;
+	volatile bool allowed = true;
 	int			i;
 
 	for (i = 0; i < INV_LEDGER_NATTS; i++)
-		if (nulls[i] && TupleDescAttr(tupdesc, i)->attnotnull)
+		if (nulls[i] && TupleDescAttr(RelationGetDescr(rel), i)->attnotnull)
 			return false;
 	if (shape->ncheck == 0)
 		return true;
 
+	/* A check may call anything, this file included, and may fail */
+	tuple->t_tableOid = RelationGetRelid(rel);
 	ExecStoreHeapTuple(tuple, shape->slot, false);
 	econtext->ecxt_scantuple = shape->slot;
-	for (i = 0; i < shape->ncheck && allowed; i++)
-		allowed = ExecCheck(shape->checks[i], econtext);
+	inv_ledger_shape_busy = true;
+	PG_TRY();
+	{
+		for (i = 0; i < shape->ncheck && allowed; i++)
+			allowed = ExecCheck(shape->checks[i], econtext);
+	}
+	PG_FINALLY();
+	{
+		inv_ledger_shape_busy = false;
+	}
+	PG_END_TRY();
 	ResetExprContext(econtext);
 	ExecClearTuple(shape->slot);
 	return allowed;
@@ -400,6 +441,8 @@ inv_ledger_open(Oid *seqid)
 	if (!inv_ledger_callback_set)
 	{
 		CacheRegisterRelcacheCallback(inv_ledger_forget, (Datum) 0);
+		CacheRegisterSyscacheCallback(PROCOID, inv_ledger_function_changed,
+									  (Datum) 0);
 		inv_ledger_callback_set = true;
 	}
 	if (!OidIsValid(inv_ledger_relid))
@@ -430,9 +473,17 @@ inv_ledger_open(Oid *seqid)
 
 	/* Exactly the table this file knows */
 	if (rel->rd_rel->relkind != RELKIND_RELATION ||
-		rel->rd_rel->relrowsecurity ||
+		rel->rd_rel->relrowsecurity || rel->rd_rel->relispartition ||
 		strcmp(RelationGetRelationName(rel), "ledger") != 0 ||
 		!OidIsValid(*seqid))
+		goto refuse;
+
+	/*
+	 * A row written from inside another's checks (a CHECK constraint whose
+	 * function changes stock) goes through the INSERT: the outer row is in
+	 * the shape's slot, and its shape must not be learnt anew under it.
+	 */
+	if (inv_ledger_shape_busy)
 		goto refuse;
 	if (inv_ledger_shape == NULL || inv_ledger_shape_stale)
 		inv_ledger_learn(rel);
@@ -516,7 +567,7 @@ inv_ledger_write_direct(Datum *values, const char *nulls)
 
 	/* The row's constraints, then the heap, then each index */
 	tuple = heap_form_tuple(RelationGetDescr(rel), row, rownulls);
-	if (!inv_ledger_row_allowed(tuple, rownulls, RelationGetDescr(rel)))
+	if (!inv_ledger_row_allowed(rel, tuple, rownulls))
 	{
 		heap_freetuple(tuple);
 		list_free(indexes);

@@ -47,17 +47,20 @@
  * Whatever it does not know how to honour, it leaves to the statement: it
  * returns -1, having changed nothing, and the caller runs its statement.
  * That covers other isolation levels than READ COMMITTED, read-only and
- * parallel mode, a table with rules, row security, child tables, other
- * triggers (BEFORE, statement-level, WHEN clauses, column lists, any other
- * function), a foreign key on a column the order path changes, a new
- * reservation's column of a domain type, indexes on expressions, exclusion
- * and deferrable unique constraints, column-level rights only, a row
- * created by this transaction (the foreign key check then fires even
- * though the key is unchanged), a quantity that would overflow, a lock
- * that meets anything but a row to take or one to skip, any row that fails
- * a constraint (so that the statement raises the error exactly as always),
- * and the reservation of a made-to-order product (its ship date comes from
- * the working-day calendar) or of a product that is not there.
+ * parallel mode, a call made while another runs in the same backend (from
+ * a CHECK constraint or a trigger that orders), a table with rules, row
+ * security, child tables or a partition's bounds, other triggers (BEFORE,
+ * statement-level, WHEN clauses, column lists, any other function), a
+ * foreign key on a column the order path changes, a new reservation's
+ * column of a domain type or identity other than its id, indexes on
+ * expressions, exclusion and deferrable unique constraints, column-level
+ * rights only, a row created by this transaction (the foreign key check
+ * then fires even though the key is unchanged), a quantity that would
+ * overflow, a lock that meets anything but a row to take or one to skip,
+ * any row that fails a constraint (so that the statement raises the error
+ * exactly as always), and the reservation of a made-to-order product (its
+ * ship date comes from the working-day calendar) or of a product that is
+ * not there.
  *
  * Copyright (c) 2026, the inventory authors
  *
@@ -454,7 +457,7 @@ inv_product_reference(InvWriter *w, Oid constraint)
 	w->product_key = con->conindid;
 	ReleaseSysCache(tuple);
 
-	/* The referenced key: a plain b-tree on two bigints, in that order */
+	/* The referenced key: the product's (supplier_id, product_id), a b-tree */
 	if (ok)
 	{
 		Relation	product = table_open(w->product_relid, AccessShareLock);
@@ -469,8 +472,8 @@ inv_product_reference(InvWriter *w, Oid constraint)
 			form->indnkeyatts == 2 &&
 			form->indkey.values[0] == confkey[0] &&
 			form->indkey.values[1] == confkey[1] &&
-			TupleDescAttr(desc, confkey[0] - 1)->atttypid == INT8OID &&
-			TupleDescAttr(desc, confkey[1] - 1)->atttypid == INT8OID;
+			inv_slot_attnum(desc, "supplier_id", INT8OID) == confkey[0] &&
+			inv_slot_attnum(desc, "product_id", INT8OID) == confkey[1];
 		w->product_att_mto = inv_slot_attnum(desc, "made_to_order", BOOLOID);
 		ok = ok && w->product_att_mto != 0;
 		index_close(key, AccessShareLock);
@@ -506,13 +509,16 @@ inv_reservation_insert_prepare(InvWriter *w, Relation rel)
 
 	/*
 	 * RETURNING * returns every column: none may be dropped.  A domain's
-	 * constraints would be tested by the INSERT's coercions, not here.
+	 * constraints would be tested by the INSERT's coercions, not here, and
+	 * an identity column other than the id would refuse the INSERT's value.
 	 */
 	for (i = 0; i < tupdesc->natts; i++)
 		if (TupleDescAttr(tupdesc, i)->attisdropped ||
 			TupleDescAttr(tupdesc, i)->attgenerated ||
 			get_typtype(TupleDescAttr(tupdesc, i)->atttypid) ==
-			TYPTYPE_DOMAIN)
+			TYPTYPE_DOMAIN ||
+			(TupleDescAttr(tupdesc, i)->attidentity &&
+			 i + 1 != w->att_id))
 			return;
 
 	/* Of the insert triggers, only the foreign key check, made here */
@@ -664,7 +670,7 @@ inv_slot_writer_build(Relation rel, InvWriterKind kind)
 	if (!shape_ok || !w->att_supplier || !w->att_product || !w->att_slot ||
 		rel->rd_rel->relkind != RELKIND_RELATION ||
 		rel->rd_rel->relhasrules || rel->rd_rel->relhassubclass ||
-		rel->rd_rel->relrowsecurity)
+		rel->rd_rel->relispartition || rel->rd_rel->relrowsecurity)
 		goto unusable;
 
 	/* Indexes on columns, one of them the key a row is found by */
@@ -959,6 +965,7 @@ inv_check_new_row(InvWriter *w, Datum *values, bool *nulls)
 	memcpy(slot->tts_values, values, sizeof(Datum) * tupdesc->natts);
 	memcpy(slot->tts_isnull, nulls, sizeof(bool) * tupdesc->natts);
 	ExecStoreVirtualTuple(slot);
+	slot->tts_tableOid = w->relid;
 	econtext->ecxt_scantuple = slot;
 
 	/* Generated columns never refer to each other: one pass */
@@ -1159,6 +1166,16 @@ inv_writer_open(InvWriterKind kind, LOCKMODE lockmode, Relation *relp)
 		return NULL;
 	}
 	w = inv_writers[kind];
+	if (w != NULL && w->busy > 0)
+	{
+		/*
+		 * A call made from inside another's write (a CHECK constraint or a
+		 * trigger that orders): its slots and expression context hold the
+		 * outer row, so the inner one runs its statement.
+		 */
+		table_close(rel, lockmode);
+		return NULL;
+	}
 	if (w == NULL || w->relid != relid)
 	{
 		inv_slot_writer_reset(kind);
