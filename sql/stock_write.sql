@@ -412,6 +412,25 @@ SELECT quantity FROM inventory.inv_reserve('sw-66', :sw3, 1);
 ALTER TABLE inventory.ledger DROP CONSTRAINT sw_kind_ok;
 DROP FUNCTION sw_kind_ok(text);
 
+-- The ledger's reference to the product made to another unique key of it:
+-- the INSERT checks it
+ALTER TABLE inventory.product ADD COLUMN sw_alt bigint;
+UPDATE inventory.product
+SET sw_alt = CASE WHEN sku = 'SW-3' THEN -product_id ELSE product_id END;
+ALTER TABLE inventory.product ADD CONSTRAINT sw_alt_key UNIQUE (supplier_id, sw_alt);
+ALTER TABLE inventory.ledger DROP CONSTRAINT ledger_supplier_id_product_id_fkey;
+ALTER TABLE inventory.ledger ADD CONSTRAINT sw_alt_reference
+	FOREIGN KEY (supplier_id, product_id)
+	REFERENCES inventory.product (supplier_id, sw_alt) NOT VALID;
+\set VERBOSITY terse
+SELECT stock_level FROM inventory.inv_adjust(:sw3, 35, 'set');
+\set VERBOSITY default
+ALTER TABLE inventory.ledger DROP CONSTRAINT sw_alt_reference;
+ALTER TABLE inventory.ledger ADD CONSTRAINT ledger_supplier_id_product_id_fkey
+	FOREIGN KEY (supplier_id, product_id)
+	REFERENCES inventory.product (supplier_id, product_id);
+ALTER TABLE inventory.product DROP COLUMN sw_alt;
+
 -- The tables as they were: orders and their ledger rows as before
 SELECT reservation_id AS r62 FROM inventory.inv_reserve('sw-62', :sw3, 2) \gset
 SELECT changed FROM inventory.inv_confirm(:r62);
