@@ -35,7 +35,7 @@ REGRESS = setup adjust reserve order_lines lifecycle expire ledger verify \
 # Two-session races, run by isolationtester.
 ISOLATION = last_unit confirm_vs_release adjust_vs_reserve double_release set_vs_slots \
 	retried_line hot_slots made_to_order_flip bulk_vs_adjust config_cache \
-	stock_chain slot_hint
+	stock_chain slot_hint bulk_vs_confirm
 ISOLATION_OPTS = --inputdir=test/isolation
 
 # The suites run against an installed server (make installcheck);

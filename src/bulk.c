@@ -802,12 +802,17 @@ inv_bulk_gather(int64 supplier_id, const int64 *products, uint64 nproducts,
  */
 static int64
 inv_bulk_apply(int64 supplier_id, const char *source, const char *reason,
-			   int64 rows_read, int64 changed, int64 unchanged)
+			   int64 rows_read, int64 *changed, int64 *unchanged)
 {
 	static InvPlan insert_batch = {
 		"INSERT INTO inventory.bulk_load (supplier_id, source, rows_read, "
 		"changed, unchanged) VALUES ($1, $2, $3, $4, $5) RETURNING batch_id",
 		5, {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID}, NULL
+	};
+	static InvPlan recount_batch = {
+		"UPDATE inventory.bulk_load SET changed = $3, unchanged = $4 "
+		"WHERE supplier_id = $1 AND batch_id = $2",
+		4, {INT8OID, INT8OID, INT8OID, INT8OID}, NULL
 	};
 	static InvPlan spread_since = {
 		"SELECT pg_catalog.count(*) FROM inventory.stock_slot s "
@@ -826,6 +831,7 @@ inv_bulk_apply(int64 supplier_id, const char *source, const char *reason,
 	bool		isnull;
 	int64		batch_id;
 	InvChange	change = {0};
+	int64		levels_moved = 0;
 	uint64		done = 0;
 	int64	   *spread;
 	uint64		nspread;
@@ -839,12 +845,13 @@ inv_bulk_apply(int64 supplier_id, const char *source, const char *reason,
 	args[0] = Int64GetDatum(supplier_id);
 	args[1] = CStringGetTextDatum(source);
 	args[2] = Int64GetDatum(rows_read);
-	args[3] = Int64GetDatum(changed);
-	args[4] = Int64GetDatum(unchanged);
+	args[3] = Int64GetDatum(*changed);
+	args[4] = Int64GetDatum(*unchanged);
 	inv_plan_run(&insert_batch, args, NULL, false, 0);
 	batch_id = inv_spi_int64(0, 1, &isnull);
 	change.batch_id = batch_id;
 	change.reason = reason;
+	change.levels_moved = &levels_moved;
 
 	/*
 	 * A product spread over several slots first has its free units gathered
@@ -914,13 +921,30 @@ inv_bulk_apply(int64 supplier_id, const char *source, const char *reason,
 	SPI_cursor_close(portal);
 	MemoryContextDelete(chunk_cxt);
 
-	if (done != (uint64) changed)
+	if (done != (uint64) *changed)
 		ereport(ERROR,
 				(errcode(ERRCODE_INV_BULK_CONCURRENT_CHANGE),
 				 errmsg("stock changed while the stock file was being applied"),
 				 errdetail("The check found " INT64_FORMAT " products to change, but " UINT64_FORMAT " were changed.",
-						   changed, done),
+						   *changed, done),
 				 errhint("Load the file again.")));
+
+	/*
+	 * An order that committed between the check and the update may have
+	 * taken a level to the very one the file sets: that product is then
+	 * updated but not changed, and has no ledger row of the batch.  The
+	 * batch counts what the ledger shows.
+	 */
+	if (levels_moved != *changed)
+	{
+		*unchanged += *changed - levels_moved;
+		*changed = levels_moved;
+		args[0] = Int64GetDatum(supplier_id);
+		args[1] = Int64GetDatum(batch_id);
+		args[2] = Int64GetDatum(*changed);
+		args[3] = Int64GetDatum(*unchanged);
+		inv_plan_run(&recount_batch, args, NULL, false, 0);
+	}
 
 	/*
 	 * A product found on one slot was changed there alone.  If it was
@@ -1062,8 +1086,8 @@ inv_bulk_run(FunctionCallInfo fcinfo, const char *source, int64 size_hint,
 	if (rejected == 0 && !dry_run)
 	{
 		result[0] = Int64GetDatum(inv_bulk_apply(supplier_id, source, reason,
-												 rows_read, changed,
-												 unchanged));
+												 rows_read, &changed,
+												 &unchanged));
 		result_nulls[0] = false;
 		result[1] = BoolGetDatum(true);
 	}

@@ -80,6 +80,8 @@ typedef struct InvChange
 	/* a per-product reason overriding reason, or NULL (bulk loads) */
 	const char *(*reason_of) (int64 product_id, void *arg);
 	void	   *reason_arg;
+	/* if set, counts the ledger rows whose stock level moved (bulk loads) */
+	int64	   *levels_moved;
 } InvChange;
 
 /* GUC variables (inventory.c) */

@@ -695,6 +695,9 @@ inv_ledger_record(PG_FUNCTION_ARGS)
 		before.reserved == after.reserved &&
 		before.committed == after.committed)
 		return PointerGetDatum(NULL);
+	if (change != NULL && change->levels_moved != NULL &&
+		before.stock_level != after.stock_level)
+		(*change->levels_moved)++;
 
 	/* Describe the change */
 	memset(nulls, ' ', sizeof(nulls));
