@@ -166,6 +166,8 @@ typedef struct InvStockUpdate
 extern int	inv_stock_update(const InvStockUpdate *update,
 							 const InvChange *change);
 extern int	inv_stock_slot_count(int64 supplier_id, int64 product_id);
+extern bool inv_constraint_columns(HeapTuple tuple, AttrNumber attnum,
+								   int16 *columns);
 
 /* What inv_stock_claim_slot returns besides a slot number */
 #define INV_CLAIM_NONE		(-1)	/* no slot holds the units on its own */

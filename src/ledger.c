@@ -62,7 +62,6 @@
 #include "optimizer/optimizer.h"
 #include "rewrite/rewriteHandler.h"
 #include "utils/acl.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
@@ -237,11 +236,9 @@ inv_ledger_product_key(Relation rel, Oid constraint)
 {
 	HeapTuple	tuple;
 	Form_pg_constraint con;
-	Datum		datum;
-	Datum	   *columns;
-	int			ncolumns;
 	Oid			product;
-	bool		isnull;
+	int16		conkey[2];
+	int16		confkey[2];
 	bool		ok;
 
 	tuple = SearchSysCache1(CONSTROID, ObjectIdGetDatum(constraint));
@@ -249,33 +246,18 @@ inv_ledger_product_key(Relation rel, Oid constraint)
 		return false;
 	con = (Form_pg_constraint) GETSTRUCT(tuple);
 	product = get_relname_relid("product", RelationGetNamespace(rel));
-	ok = con->contype == CONSTRAINT_FOREIGN && OidIsValid(product) &&
-		con->confrelid == product;
 
 	/* From the ledger's (supplier_id, product_id) to the product's */
-	datum = SysCacheGetAttr(CONSTROID, tuple, Anum_pg_constraint_conkey,
-							&isnull);
-	if (ok && !isnull)
-	{
-		deconstruct_array(DatumGetArrayTypeP(datum), INT2OID, 2, true,
-						  TYPALIGN_SHORT, &columns, NULL, &ncolumns);
-		ok = ncolumns == 2 &&
-			DatumGetInt16(columns[0]) == INV_LEDGER_ATT_SUPPLIER &&
-			DatumGetInt16(columns[1]) == INV_LEDGER_ATT_PRODUCT;
-	}
-	ok = ok && !isnull;
-	datum = SysCacheGetAttr(CONSTROID, tuple, Anum_pg_constraint_confkey,
-							&isnull);
-	if (ok && !isnull)
-	{
-		deconstruct_array(DatumGetArrayTypeP(datum), INT2OID, 2, true,
-						  TYPALIGN_SHORT, &columns, NULL, &ncolumns);
-		ok = ncolumns == 2 &&
-			DatumGetInt16(columns[0]) == get_attnum(product, "supplier_id") &&
-			DatumGetInt16(columns[1]) == get_attnum(product, "product_id");
-	}
+	ok = con->contype == CONSTRAINT_FOREIGN && OidIsValid(product) &&
+		con->confrelid == product &&
+		inv_constraint_columns(tuple, Anum_pg_constraint_conkey, conkey) &&
+		inv_constraint_columns(tuple, Anum_pg_constraint_confkey, confkey) &&
+		conkey[0] == INV_LEDGER_ATT_SUPPLIER &&
+		conkey[1] == INV_LEDGER_ATT_PRODUCT &&
+		confkey[0] == get_attnum(product, "supplier_id") &&
+		confkey[1] == get_attnum(product, "product_id");
 	ReleaseSysCache(tuple);
-	return ok && !isnull;
+	return ok;
 }
 
 /*

@@ -367,7 +367,7 @@ inv_known_trigger(Relation rel, Trigger *trigger,
  *		Read a two-column key (conkey or confkey) of a pg_constraint row into
  *		columns[]; false if it is missing or has another number of columns.
  */
-static bool
+bool
 inv_constraint_columns(HeapTuple tuple, AttrNumber attnum, int16 *columns)
 {
 	Datum		datum;
