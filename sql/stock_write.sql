@@ -431,6 +431,14 @@ ALTER TABLE inventory.ledger ADD CONSTRAINT ledger_supplier_id_product_id_fkey
 	REFERENCES inventory.product (supplier_id, product_id);
 ALTER TABLE inventory.product DROP COLUMN sw_alt;
 
+-- A stock column the ledger records, renamed: changes are refused
+ALTER TABLE inventory.stock_slot RENAME COLUMN committed TO sw_committed;
+\set VERBOSITY terse
+UPDATE inventory.stock_slot SET stock_level = stock_level + 1
+WHERE product_id = :sw3;
+\set VERBOSITY default
+ALTER TABLE inventory.stock_slot RENAME COLUMN sw_committed TO committed;
+
 -- The tables as they were: orders and their ledger rows as before
 SELECT reservation_id AS r62 FROM inventory.inv_reserve('sw-62', :sw3, 2) \gset
 SELECT changed FROM inventory.inv_confirm(:r62);

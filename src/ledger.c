@@ -176,7 +176,11 @@ inv_slot_column(HeapTuple tuple, TupleDesc tupdesc, const char *name)
 	Oid			type;
 
 	if (attnum <= 0)
-		elog(ERROR, "stock_slot has no column \"%s\"", name);
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the inventory stock table has no column \"%s\"", name),
+				 errdetail("The ledger records that column of every change."),
+				 errhint("Give the column back its name, or reinstall the extension.")));
 	type = TupleDescAttr(tupdesc, attnum - 1)->atttypid;
 	if (type != INT8OID && type != INT4OID && type != INT2OID)
 		ereport(ERROR,
