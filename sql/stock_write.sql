@@ -439,6 +439,24 @@ WHERE product_id = :sw3;
 \set VERBOSITY default
 ALTER TABLE inventory.stock_slot RENAME COLUMN sw_committed TO committed;
 
+-- A trigger of the order's own transaction that changes the reservation
+-- between its lock and its change of state: the release finds the row
+CREATE FUNCTION sw_touch_line() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	UPDATE inventory.reservation SET retailer_id = 'touched'
+	WHERE order_ref = 'sw-68';
+	RETURN NULL;
+END
+$$;
+SELECT reservation_id AS r68 FROM inventory.inv_reserve('sw-68', :sw3, 3) \gset
+CREATE TRIGGER sw_touch_line AFTER INSERT ON inventory.ledger
+	FOR EACH ROW EXECUTE FUNCTION sw_touch_line();
+SELECT state FROM inventory.inv_release(:r68);
+DROP TRIGGER sw_touch_line ON inventory.ledger;
+DROP FUNCTION sw_touch_line();
+SELECT state, retailer_id FROM inventory.reservation WHERE reservation_id = :r68;
+
 -- The tables as they were: orders and their ledger rows as before
 SELECT reservation_id AS r62 FROM inventory.inv_reserve('sw-62', :sw3, 2) \gset
 SELECT changed FROM inventory.inv_confirm(:r62);

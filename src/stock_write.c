@@ -101,6 +101,7 @@
 #include "optimizer/optimizer.h"
 #include "pgstat.h"
 #include "storage/backendid.h"
+#include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "rewrite/rewriteHandler.h"
@@ -1945,6 +1946,39 @@ inv_reservation_lock(int64 supplier_id, int64 reservation_id,
 }
 
 /*
+ * inv_row_version_updated
+ *		Whether a row version has been updated or deleted since it was read
+ *		(a lock alone does not count).  For a row this transaction holds
+ *		locked, only the transaction itself can have done it.
+ */
+static bool
+inv_row_version_updated(Relation rel, ItemPointer tid)
+{
+	Buffer		buffer;
+	Page		page;
+	OffsetNumber offset = ItemPointerGetOffsetNumber(tid);
+	ItemId		item;
+	HeapTupleHeader tuple;
+	bool		updated = true;
+
+	buffer = ReadBuffer(rel, ItemPointerGetBlockNumber(tid));
+	LockBuffer(buffer, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buffer);
+	if (offset <= PageGetMaxOffsetNumber(page))
+	{
+		item = PageGetItemId(page, offset);
+		if (ItemIdIsNormal(item))
+		{
+			tuple = (HeapTupleHeader) PageGetItem(page, item);
+			updated = !(tuple->t_infomask & HEAP_XMAX_INVALID) &&
+				!HEAP_XMAX_IS_LOCKED_ONLY(tuple->t_infomask);
+		}
+	}
+	UnlockReleaseBuffer(buffer);
+	return updated;
+}
+
+/*
  * inv_reservation_set_state_once
  *		Body of inv_reservation_set_state, with the writer in *writer once
  *		it has one.
@@ -2012,7 +2046,13 @@ inv_reservation_set_state_once(const InvHeldReservation *held,
 	if (!inv_check_new_row(w, values, nulls))
 		goto done;
 
-	/* The row is ours (locked above): the update cannot meet another */
+	/*
+	 * The row is ours (locked above): the update cannot meet another.  But
+	 * a trigger of this transaction (on the stock or the ledger) may have
+	 * changed it since, and the version held is then not the row any more.
+	 */
+	if (inv_row_version_updated(rel, &tid))
+		goto done;
 	newtuple = heap_form_tuple(RelationGetDescr(rel), values, nulls);
 	status = heap_update(rel, &tid, newtuple, GetCurrentCommandId(true),
 						 InvalidSnapshot, true, &tmfd, &lockmode);
