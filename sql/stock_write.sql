@@ -457,6 +457,17 @@ DROP TRIGGER sw_touch_line ON inventory.ledger;
 DROP FUNCTION sw_touch_line();
 SELECT state, retailer_id FROM inventory.reservation WHERE reservation_id = :r68;
 
+-- A partial unique index added to the ledger once its writer knows it:
+-- the INSERT keeps to the predicate and reports the duplicate
+CREATE UNIQUE INDEX sw_one_recount ON inventory.ledger (product_id)
+	WHERE reason = 'recount';
+SELECT stock_level FROM inventory.inv_adjust(:sw3, 1, 'delta', 'recount');
+SELECT stock_level FROM inventory.inv_adjust(:sw3, -1, 'delta', 'miscount');
+\set VERBOSITY terse
+SELECT stock_level FROM inventory.inv_adjust(:sw3, 1, 'delta', 'recount');
+\set VERBOSITY default
+DROP INDEX inventory.sw_one_recount;
+
 -- The tables as they were: orders and their ledger rows as before
 SELECT reservation_id AS r62 FROM inventory.inv_reserve('sw-62', :sw3, 2) \gset
 SELECT changed FROM inventory.inv_confirm(:r62);

@@ -291,6 +291,7 @@ inv_ledger_learn(Relation rel)
 	TupleDesc	tupdesc = RelationGetDescr(rel);
 	InvLedgerShape *shape;
 	MemoryContext old;
+	ListCell   *lc;
 	int			i;
 
 	if (inv_ledger_shape != NULL)
@@ -331,6 +332,27 @@ inv_ledger_learn(Relation rel)
 	}
 	if (!inv_ledger_recorded_now(rel))
 		goto done;
+
+	/*
+	 * Plain column indexes only: anything else needs the executor.  An
+	 * index created, dropped or made ready changes the table's cache entry,
+	 * which makes this shape stale.
+	 */
+	foreach(lc, RelationGetIndexList(rel))
+	{
+		Relation	index = index_open(lfirst_oid(lc), AccessShareLock);
+		bool		plain;
+
+		plain = index->rd_index->indimmediate &&
+			!index->rd_index->indisexclusion &&
+			heap_attisnull(index->rd_indextuple, Anum_pg_index_indexprs,
+						   NULL) &&
+			heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred,
+						   NULL);
+		index_close(index, AccessShareLock);
+		if (!plain)
+			goto done;
+	}
 
 	/* On insert, only the foreign key check the file header answers */
 	if (rel->trigdesc != NULL)
@@ -506,27 +528,6 @@ inv_ledger_write_direct(Datum *values, const char *nulls)
 	if (rel == NULL)
 		return false;
 
-	/* Plain column indexes only: anything else needs the executor */
-	indexes = RelationGetIndexList(rel);
-	foreach(lc, indexes)
-	{
-		Relation	index = index_open(lfirst_oid(lc), RowExclusiveLock);
-		bool		plain;
-
-		plain = index->rd_index->indimmediate &&
-			!index->rd_index->indisexclusion &&
-			heap_attisnull(index->rd_indextuple, Anum_pg_index_indexprs,
-						   NULL) &&
-			heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred,
-						   NULL);
-		index_close(index, NoLock);
-		if (!plain)
-		{
-			table_close(rel, RowExclusiveLock);
-			return false;
-		}
-	}
-
 	/* Lay the row out in table order, with the defaults an INSERT takes */
 	from = 0;
 	for (i = 0; i < INV_LEDGER_NATTS; i++)
@@ -556,11 +557,11 @@ inv_ledger_write_direct(Datum *values, const char *nulls)
 	if (!inv_ledger_row_allowed(rel, tuple, rownulls))
 	{
 		heap_freetuple(tuple);
-		list_free(indexes);
 		table_close(rel, RowExclusiveLock);
 		return false;
 	}
 	simple_heap_insert(rel, tuple);
+	indexes = RelationGetIndexList(rel);
 	foreach(lc, indexes)
 	{
 		Relation	index = index_open(lfirst_oid(lc), RowExclusiveLock);
